@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs what kvsched needs on Debian 12 (run as root, or with sudo available).
+# Every dependency is a Debian package; the CUDA toolkit is optional (KVSCHED_CUDA).
+set -euo pipefail
+pkgs=(build-essential cmake catch2 libbenchmark-dev libeigen3-dev libcli11-dev
+      nlohmann-json3-dev libfmt-dev libcpp-httplib-dev python3 python3-matplotlib)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  sudo_cmd=""; [[ $(id -u) -eq 0 ]] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
