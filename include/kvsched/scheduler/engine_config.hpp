@@ -1,0 +1,33 @@
+// kvsched/scheduler/engine_config.hpp: limits every scheduler shares (pool sizes, batch caps).
+#pragma once
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+namespace kvsched {
+
+/// Engine-level limits, in the units engines use (vLLM's names where they exist).
+/// Errors: validate() throws std::invalid_argument naming the field.
+struct EngineConfig {
+  std::int32_t block_size = 16;                // tokens per KV cache block
+  std::int32_t num_device_blocks = 0;          // device (GPU) KV pool size (blocks)
+  std::int32_t num_host_blocks = 0;            // host (CPU swap) pool size (blocks); 0 = no swap
+  std::int32_t max_num_seqs = 256;             // requests in one batch (vLLM max_num_seqs)
+  std::int32_t max_num_batched_tokens = 2048;  // tokens in one forward (vLLM max_num_batched_tokens)
+  std::int32_t max_model_len = 4096;           // prompt + output cap (tokens); longer prompts are rejected
+  bool enable_prefix_caching = true;           // vLLM v1 automatic prefix caching (hash + LRU eviction)
+
+  void validate() const {
+    auto bad = [](const char* field, const std::string& why) {
+      throw std::invalid_argument(std::string("EngineConfig.") + field + ": " + why);
+    };
+    if (block_size <= 0) bad("block_size", "must be > 0, got " + std::to_string(block_size));
+    if (num_device_blocks <= 0) bad("num_device_blocks", "must be > 0, got " + std::to_string(num_device_blocks));
+    if (num_host_blocks < 0) bad("num_host_blocks", "must be >= 0, got " + std::to_string(num_host_blocks));
+    if (max_num_seqs <= 0) bad("max_num_seqs", "must be > 0, got " + std::to_string(max_num_seqs));
+    if (max_num_batched_tokens <= 0) bad("max_num_batched_tokens", "must be > 0, got " + std::to_string(max_num_batched_tokens));
+    if (max_model_len <= 0) bad("max_model_len", "must be > 0, got " + std::to_string(max_model_len));
+  }
+};
+
+}  // namespace kvsched
