@@ -18,7 +18,7 @@
 
 namespace kvsched::test {
 
-class FcfsFakeScheduler final : public AnyScheduler {
+class FcfsFakeScheduler : public AnyScheduler {
  public:
   FcfsFakeScheduler(std::int32_t token_budget, std::int32_t kv_capacity_tokens, std::int32_t max_seqs = 256)
       : budget_(token_budget), capacity_(kv_capacity_tokens), max_seqs_(max_seqs) {}
