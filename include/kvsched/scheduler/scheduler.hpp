@@ -94,7 +94,6 @@ class Scheduler {
     plan_ = SchedulePlan{};
     plan_.now_s = now_s;
     plan_.finished.swap(finished_pending_);
-    plan_.rejected.swap(rejected_pending_);
     ++step_;
     now_ = now_s;
     preempted_this_step_ = false;
@@ -229,17 +228,25 @@ class Scheduler {
       p_.batch.select(cand_buf_, view());
       cands = &cand_buf_;
     }
-    std::int32_t admitted = 0;
+    std::int32_t admitted = 0, rejected = 0;
     for (Request* w : *cands) {
       if (seqs_left_ == 0 || budget_left_ == 0) break;
-      if (!try_admit(*w)) {
-        if (p_.queue.head_of_line_blocking()) break;
+      if (try_admit(*w)) {
+        ++admitted;
         continue;
       }
-      ++admitted;
+      if (running_.empty() && swapped_.empty() && admitted == 0) {
+        // The pool is as free as it will ever be: this request can never be admitted.
+        reject(*w, "needs more KV cache than the policy can ever grant (" + std::to_string(w->num_tokens()) +
+                       " tokens, pool of " + std::to_string(blocks_.num_device_blocks()) + " blocks)");
+        ++rejected;
+        continue;
+      }
+      if (p_.queue.head_of_line_blocking()) break;
     }
-    if (admitted > 0)
-      waiting_.erase(std::remove_if(waiting_.begin(), waiting_.end(), [](const Request* r) { return r->state == RequestState::kRunning; }),
+    if (admitted + rejected > 0)
+      waiting_.erase(std::remove_if(waiting_.begin(), waiting_.end(),
+                                    [](const Request* r) { return r->state != RequestState::kWaiting && r->state != RequestState::kPreempted; }),
                      waiting_.end());
     return admitted;
   }
@@ -341,6 +348,8 @@ class Scheduler {
   }
 
   const SchedulePlan& finish_plan() {
+    plan_.rejected.swap(rejected_pending_);  // rejected since the last plan, this step included
+    rejected_pending_.clear();
     if (!plan_.scheduled.empty()) ++stats_.iterations;
     return plan_;
   }
