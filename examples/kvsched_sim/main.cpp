@@ -16,8 +16,11 @@
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
 
+#include "kvsched/latency/latency_json.hpp"
+#include "kvsched/latency/profile_fit.hpp"
 #include "kvsched/presets/registry.hpp"
 #include "kvsched/sim/data_dir.hpp"
+#include "kvsched/sim/hardware.hpp"
 #include "kvsched/sim/input_error.hpp"
 #include "kvsched/sim/output_file.hpp"
 #include "kvsched/sim/rate_sweep.hpp"
@@ -31,7 +34,6 @@
 #include "plot.hpp"
 #include "progress_bar.hpp"
 #include "report_table.hpp"
-#include "TEMPORARY_hardware_stub.hpp"
 
 namespace {
 
@@ -200,17 +202,7 @@ nlohmann::json config_json(const Options& o, const Workload& w, const SimRequest
                  {"max_model_len", e.max_model_len},
                  {"enable_prefix_caching", e.enable_prefix_caching},
                  {"overlap_swap", o.overlap_swap}};
-  nlohmann::json lc = {{"cpu_overhead_s", c.cpu_overhead_s},
-                       {"linear_base_s", c.linear_base_s},
-                       {"linear_s_per_token", c.linear_s_per_token},
-                       {"pivot_tokens", c.pivot_tokens},
-                       {"prefill_attn_s_per_pair", c.prefill_attn_s_per_pair},
-                       {"decode_attn_s_per_seq", c.decode_attn_s_per_seq},
-                       {"decode_attn_s_per_ctx_token", c.decode_attn_s_per_ctx_token},
-                       {"swap_latency_s", c.swap_latency_s},
-                       {"swap_bytes_per_s", c.swap_bytes_per_s},
-                       {"kv_bytes_per_token", c.kv_bytes_per_token}};
-  j["latency_coeffs"] = std::move(lc);
+  j["latency_coeffs"] = to_json(c);
   j["rate_rps"] = b.rate_rps ? nlohmann::json(*b.rate_rps) : nlohmann::json(nullptr);
   j["rate_scale"] = b.rate_scale;
   j["duration_s"] = b.duration_s ? nlohmann::json(*b.duration_s) : nlohmann::json(nullptr);
