@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <random>
 
 #include "kvsched/sim/metrics.hpp"
 #include "kvsched/sim/percentile.hpp"
@@ -26,13 +27,33 @@ TEST_CASE("percentiles interpolate linearly between closest ranks (NumPy's defau
   CHECK(s.p50 == 2.5);
   CHECK(s.p90 == Approx(3.7));
   CHECK(s.max == 4.0);
-  CHECK(y == x);  // sorted in place
-  const auto cdf = cdf_points(x);
+  std::vector<double> z{4.0, 1.0, 3.0, 2.0};
+  std::vector<double> cdf;
+  (void)summarize(z, &cdf);
+  CHECK(cdf == cdf_points(x));
   REQUIRE(cdf.size() == cdf_probabilities().size());
   CHECK(cdf.front() == 1.0);
   CHECK(cdf.back() == 4.0);
   CHECK(std::is_sorted(cdf_probabilities().begin(), cdf_probabilities().end()));
   CHECK(std::adjacent_find(cdf_probabilities().begin(), cdf_probabilities().end()) == cdf_probabilities().end());
+}
+
+TEST_CASE("selection percentiles equal sorted ones on random samples with ties") {
+  std::mt19937_64 rng(3);
+  for (std::size_t n : {1u, 2u, 3u, 10u, 1000u, 12345u}) {
+    std::vector<double> v(n);
+    for (auto& x : v) x = static_cast<double>(rng() % 500) / 7.0;
+    auto sorted = v;
+    std::sort(sorted.begin(), sorted.end());
+    std::vector<double> qs(cdf_probabilities().begin(), cdf_probabilities().end());
+    qs.push_back(0.999);
+    qs.push_back(0.123);
+    const auto got = percentiles(v, qs);
+    for (std::size_t i = 0; i < qs.size(); ++i) {
+      INFO("n " << n << " q " << qs[i]);
+      CHECK(got[i] == percentile_sorted(sorted, qs[i]));
+    }
+  }
 }
 
 namespace {

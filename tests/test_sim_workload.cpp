@@ -267,3 +267,19 @@ TEST_CASE("mooncake content ids follow the (clipped) prompt") {
   CHECK(r.specs[0].prompt_tokens == 1000);
   CHECK(r.specs[0].content_ids == std::vector<std::uint64_t>{7, 8});
 }
+
+TEST_CASE("repeat_requests lays copies end to end with fresh ids") {
+  TempDir d;
+  const auto r = build_requests(workload_from_traces({d.write("t.csv", kTimed)}, TraceFormat::kAuto), BuildOptions{});
+  const auto x3 = repeat_requests(r, 3);
+  REQUIRE(x3.specs.size() == 12);
+  // span 4 s, mean gap 4/3 s: period 16/3 s
+  CHECK(arrivals(x3)[4] == Approx(16.0 / 3));
+  CHECK(arrivals(x3)[11] == Approx(2 * 16.0 / 3 + 4.0));
+  CHECK(x3.last_arrival_s == Approx(2 * 16.0 / 3 + 4.0));
+  for (std::size_t i = 0; i < 12; ++i) {
+    CHECK(x3.specs[i].id == i);
+    CHECK(x3.output_tokens[i] == r.output_tokens[i % 4]);
+  }
+  CHECK_THROWS_AS(repeat_requests(r, 0), std::invalid_argument);
+}

@@ -137,22 +137,20 @@ struct Metrics {
     tbt_ok += b;
     both_ok += (a && b);
   }
-  m.ttft_s = summarize(ttft);
-  m.tbt_s = summarize(tbt);
-  m.tbt_max_s = summarize(tbt_max);
+  const std::size_t num_gaps = tbt.size();
+  m.ttft_s = summarize(ttft, &m.ttft_cdf_s);
+  m.tbt_s = summarize(tbt, &m.tbt_cdf_s);
+  m.tbt_max_s = summarize(tbt_max, &m.tbt_max_cdf_s);
   m.tpot_s = summarize(tpot);
   m.e2e_s = summarize(e2e);
   m.queue_s = summarize(queue);
-  m.ttft_cdf_s = cdf_points(ttft);
-  m.tbt_cdf_s = cdf_points(tbt);
-  m.tbt_max_cdf_s = cdf_points(tbt_max);
   if (m.num_requests > 0) {
     const auto n = static_cast<double>(m.num_requests);
     m.ttft_slo_attainment = static_cast<double>(ttft_ok) / n;
     m.tbt_slo_attainment = static_cast<double>(tbt_ok) / n;
     m.slo_attainment = static_cast<double>(both_ok) / n;
   }
-  m.tbt_gap_slo_attainment = tbt.empty() ? 1.0 : static_cast<double>(gaps_ok) / static_cast<double>(tbt.size());
+  m.tbt_gap_slo_attainment = num_gaps == 0 ? 1.0 : static_cast<double>(gaps_ok) / static_cast<double>(num_gaps);
   if (last_token > first_arrival) {
     m.makespan_s = last_token - first_arrival;
     m.goodput_rps = static_cast<double>(both_ok) / m.makespan_s;

@@ -73,8 +73,12 @@ inline void add_summary(nlohmann::json& j, const std::string& name, const Summar
   j["policy"] = r.policy;
   j["metrics"] = std::move(m);
   nlohmann::json per_class = nlohmann::json::object();
-  for (std::size_t c = 0; c < reqs.class_names.size(); ++c) {
-    per_class[reqs.class_names[c]] = metrics_to_json(compute_metrics(r.outcomes, static_cast<std::uint16_t>(c)));
+  if (reqs.class_names.size() == 1) {
+    per_class[reqs.class_names.front()] = metrics_to_json(all);  // the same requests: no second pass
+  } else {
+    for (std::size_t c = 0; c < reqs.class_names.size(); ++c) {
+      per_class[reqs.class_names[c]] = metrics_to_json(compute_metrics(r.outcomes, static_cast<std::uint16_t>(c)));
+    }
   }
   j["per_class"] = std::move(per_class);
   j["cdf"] = {{"p", cdf_probabilities()}, {"ttft_s", all.ttft_cdf_s}, {"tbt_s", all.tbt_cdf_s}, {"tbt_max_s", all.tbt_max_cdf_s}};

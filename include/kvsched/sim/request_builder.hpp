@@ -212,6 +212,41 @@ struct Candidate {
   return out;
 }
 
+/// The requests `copies` times in a row (for scaling benchmarks): copy k arrives k x (span +
+/// mean gap) later than the original, where span = last - first arrival and mean gap = span /
+/// (n - 1); ids are renumbered 0..copies x n - 1. Rejected inputs are repeated the same way.
+/// Throws std::invalid_argument when copies < 1.
+[[nodiscard]] inline SimRequests repeat_requests(const SimRequests& r, int copies) {
+  if (copies < 1) throw std::invalid_argument("repeat_requests: copies must be >= 1");
+  SimRequests out = r;
+  out.specs.clear();
+  out.output_tokens.clear();
+  out.source_rows.clear();
+  out.rejected.clear();
+  const double span = r.last_arrival_s - r.first_arrival_s;
+  const std::size_t n = r.specs.size() + r.rejected.size();
+  const double period = n > 1 ? span + span / static_cast<double>(n - 1) : 1.0;
+  for (int k = 0; k < copies; ++k) {
+    const double shift = period * k;
+    for (std::size_t i = 0; i < r.specs.size(); ++i) {
+      RequestSpec s = r.specs[i];
+      s.id = out.specs.size();
+      s.arrival_s += shift;
+      out.specs.push_back(std::move(s));
+      out.output_tokens.push_back(r.output_tokens[i]);
+      out.source_rows.push_back(r.source_rows[i]);
+    }
+    for (auto rj : r.rejected) {
+      rj.arrival_s += shift;
+      out.rejected.push_back(rj);
+    }
+  }
+  out.num_clipped_prompt = r.num_clipped_prompt * static_cast<std::size_t>(copies);
+  out.num_clipped_output = r.num_clipped_output * static_cast<std::size_t>(copies);
+  out.last_arrival_s = r.last_arrival_s + period * (copies - 1);
+  return out;
+}
+
 /// Workload of plain trace files, as given with --trace: one source each, same class; shares
 /// equal (so a --rate is split evenly).
 [[nodiscard]] inline Workload workload_from_traces(const std::vector<std::filesystem::path>& traces, TraceFormat format,
