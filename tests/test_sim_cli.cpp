@@ -148,6 +148,31 @@ class = "summarization"
   CHECK(pc["summarization"]["num_requests"].get<int>() > 0);
 }
 
+TEST_CASE("kvsched-sim --plot writes PNGs, or says what to install") {
+  TempDir d;
+  const auto dir = d.path() / "plots";
+  const bool have = std::system("python3 -c 'import matplotlib' >/dev/null 2>&1") == 0 ||
+                    std::system("/usr/bin/python3 -c 'import matplotlib' >/dev/null 2>&1") == 0;
+  const Run r = run_sim("-q --num-requests 20 --policy vllm_v1 --sweep-rate 2:4:2 --plot " + dir.string());
+  INFO(r.output);
+  if (have) {
+    REQUIRE(r.rc == 0);
+    for (const char* f : {"ttft_cdf.png", "tbt_cdf.png", "attainment_vs_rate.png", "kvsched-sim.json"}) {
+      INFO(f);
+      CHECK(std::filesystem::file_size(dir / f) > 1000);
+    }
+  } else {
+    CHECK(r.rc == 1);
+    CHECK_THAT(r.output, Catch::Contains("matplotlib"));
+  }
+  // No usable interpreter: a clear error before any simulation, nothing written.
+  const std::string cmd = "KVSCHED_PYTHON=/nonexistent/python3 " + std::string(KVSCHED_SIM_EXE) +
+                          " -q --num-requests 20 --policy vllm_v1 --plot " + (d.path() / "none").string() + " >/dev/null 2>&1";
+  const int status = std::system(cmd.c_str());
+  CHECK(WEXITSTATUS(status) == 1);
+  CHECK_FALSE(std::filesystem::exists(d.path() / "none"));
+}
+
 #else
 TEST_CASE("kvsched-sim CLI tests need the examples (-DKVSCHED_BUILD_EXAMPLES=ON)") { WARN("kvsched-sim not built: skipped"); }
 #endif

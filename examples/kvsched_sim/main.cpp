@@ -41,7 +41,8 @@ using namespace kvsched;
 using namespace kvsched::sim;
 using sim_cli::Options;
 
-/// Bundled default: the Azure conversation trace, first 10 minutes.
+/// Bundled default: the Azure conversation trace, first 10 minutes (with the default model and
+/// GPU, llama2-7b on h100-80g: loaded enough that the presets differ, not so much that all fail).
 constexpr const char* kDefaultTrace = "azure_llm_inference_2023/AzureLLMInferenceTrace_conv.csv";
 constexpr double kDefaultDurationS = 600.0;
 
@@ -225,7 +226,7 @@ nlohmann::json config_json(const Options& o, const Workload& w, const SimRequest
 int run(const Options& o) {
   const auto data_dir = resolve_data_dir(o.data_dir.empty() ? std::nullopt : std::optional<std::filesystem::path>(o.data_dir));
   const auto policies = resolve_policies(o);
-  if (!o.plot_dir.empty()) sim_cli::check_plotting_available();
+  const std::string python = o.plot_dir.empty() ? std::string() : sim_cli::find_plot_python();
   std::vector<double> sweep_rates_rps;
   if (!o.sweep_rate.empty()) {
     try {
@@ -289,6 +290,7 @@ int run(const Options& o) {
   bar.finish();
 
   fmt::print("\n{}", sim_cli::comparison_table(runs));
+  if (const auto pc = sim_cli::per_class_table(runs); !pc.empty()) fmt::print("\n{}", pc);
   if (!sweep.empty()) fmt::print("\n{}", sim_cli::sweep_table(sweep));
   std::fflush(stdout);
 
@@ -323,7 +325,7 @@ int run(const Options& o) {
       json_path = std::filesystem::path(o.plot_dir) / "kvsched-sim.json";
       write_file_atomically(json_path, json_text);
     }
-    sim_cli::run_plot(json_path, o.plot_dir);
+    sim_cli::run_plot(python, json_path, o.plot_dir);
     fmt::print("plots written to {}\n", o.plot_dir);
   }
   return 0;

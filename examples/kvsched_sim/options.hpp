@@ -16,7 +16,7 @@ struct Options {
   std::string workload;                     // --workload
   std::string policies;                     // --policy a,b,c (empty = every preset)
   std::string model = "llama2-7b";
-  std::string gpu = "a100-40g";
+  std::string gpu = "h100-80g";
   double gpu_memory_utilization = 0.9;
   std::optional<std::int32_t> kv_blocks;
   std::int32_t block_size = 16;
@@ -53,7 +53,7 @@ inline void add_options(CLI::App& app, Options& o) {
       "kvsched-sim: replay a request trace through KV-cache scheduling policies on a latency model\n"
       "fitted to measured GPU profiles; prints TTFT, TBT, SLO attainment and goodput side by side.\n"
       "With no arguments: the first 10 minutes of the bundled Azure conversation trace, llama2-7b on\n"
-      "a100-40g, every policy preset.");
+      "h100-80g, every policy preset.");
   auto* in = "Input";
   app.add_option("--trace", o.traces,
                  "Trace file (repeatable): Azure CSV, Vidur/Splitwise CSV, length-only CSV or Mooncake JSONL")

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace kvsched::sim_cli {
 
@@ -31,26 +32,40 @@ namespace kvsched::sim_cli {
   return q + "'";
 }
 
-/// Checks that the script exists and that python3 can import matplotlib. Throws
-/// std::runtime_error saying what to install otherwise.
-inline void check_plotting_available() {
+/// The Python interpreter that can import matplotlib: env KVSCHED_PYTHON if set, else the
+/// first of "python3" on PATH and /usr/bin/python3 (Debian's python3-matplotlib installs for
+/// the latter; a pyenv or venv python3 earlier on PATH may lack it). Throws
+/// std::runtime_error saying what to install when none can, or when the script is missing.
+[[nodiscard]] inline std::string find_plot_python() {
   const auto script = plot_script();
   if (!std::filesystem::exists(script)) {
     throw std::runtime_error("--plot: plot script " + script.string() + " not found (set KVSCHED_PLOT_SCRIPT)");
   }
-  if (std::system("command -v python3 >/dev/null 2>&1") != 0) {
+  std::vector<std::string> candidates;
+  if (const char* env = std::getenv("KVSCHED_PYTHON"); env != nullptr && *env != '\0') {
+    candidates.emplace_back(env);
+  } else {
+    candidates = {"python3", "/usr/bin/python3"};
+  }
+  bool any_python = false;
+  for (const auto& py : candidates) {
+    if (std::system(("command -v " + shell_quote(py) + " >/dev/null 2>&1").c_str()) != 0) continue;
+    any_python = true;
+    if (std::system((shell_quote(py) + " -c 'import matplotlib' >/dev/null 2>&1").c_str()) == 0) return py;
+  }
+  if (!any_python) {
     throw std::runtime_error("--plot needs python3, which was not found (Debian: apt-get install python3 python3-matplotlib)");
   }
-  if (std::system("python3 -c 'import matplotlib' >/dev/null 2>&1") != 0) {
-    throw std::runtime_error("--plot needs matplotlib for python3, which failed to import (Debian: apt-get install python3-matplotlib)");
-  }
+  throw std::runtime_error(
+      "--plot needs matplotlib, which no python3 could import (Debian: apt-get install python3-matplotlib; "
+      "or set KVSCHED_PYTHON to an interpreter that has it)");
 }
 
-/// Runs the plot script on a kvsched-sim JSON file, writing PNGs into dir. Throws
-/// std::runtime_error when it fails.
-inline void run_plot(const std::filesystem::path& json, const std::filesystem::path& dir) {
-  const std::string cmd = "python3 " + shell_quote(plot_script().string()) + " " + shell_quote(json.string()) + " " +
-                          shell_quote(dir.string());
+/// Runs the plot script with `python` on a kvsched-sim JSON file, writing PNGs into dir.
+/// Throws std::runtime_error when it fails.
+inline void run_plot(const std::string& python, const std::filesystem::path& json, const std::filesystem::path& dir) {
+  const std::string cmd = shell_quote(python) + " " + shell_quote(plot_script().string()) + " " +
+                          shell_quote(json.string()) + " " + shell_quote(dir.string());
   if (std::system(cmd.c_str()) != 0) throw std::runtime_error("--plot: " + cmd + " failed");
 }
 

@@ -48,6 +48,28 @@ inline std::string pct(const nlohmann::json& v) {
   return out;
 }
 
+/// Per SLO class (only when the workload has more than one): requests, TTFT p99, stall p99,
+/// attainments and goodput of each policy on each class's requests.
+[[nodiscard]] inline std::string per_class_table(const std::vector<nlohmann::json>& runs) {
+  using detail::num;
+  using detail::pct;
+  std::string out;
+  if (runs.empty() || runs.front().at("per_class").size() < 2) return out;
+  const auto row = [&](auto&&... cols) {
+    out += fmt::format("{:<27} {:<16} {:>6} {:>7} {:>8} {:>7} {:>7} {:>8}\n", cols...);
+  };
+  row("policy", "class", "reqs", "TTFT99", "stall99", "TTFTok", "TBTok", "goodput");
+  row("", "", "", "s", "ms", "", "", "req/s");
+  for (const auto& r : runs) {
+    for (const auto& [name, m] : r.at("per_class").items()) {
+      row(r.at("policy").get<std::string>(), name, m.at("num_requests").get<std::size_t>(), num(m.at("ttft_p99_s"), 1, 3),
+          num(m.at("tbt_max_p99_s"), 1e3, 1), pct(m.at("ttft_slo_attainment")), pct(m.at("tbt_slo_attainment")),
+          num(m.at("goodput_rps"), 1, 3));
+    }
+  }
+  return out;
+}
+
 /// Rate sweep: one row per rate with each policy's share of requests meeting both SLOs, then
 /// each policy's maximum sustainable rate (both attainments >= 90% up to it).
 [[nodiscard]] inline std::string sweep_table(const std::vector<sim::PolicySweep>& sweep) {
