@@ -202,7 +202,7 @@ class Scheduler {
     std::size_t i = 0;
     for (; i < swapped_.size(); ++i) {
       Request& r = *swapped_[i];
-      if (seqs_left_ == 0 || budget_left_ == 0) break;
+      if (seqs_left_ == 0 || budget_left_ == 0 || static_cast<std::int32_t>(running_.size()) >= engine_.max_num_seqs) break;
       const std::int32_t n = tokens_for(r);
       if (n <= 0) break;
       // Blocks back from the host plus any growth for this step's tokens.
@@ -231,6 +231,7 @@ class Scheduler {
     std::int32_t admitted = 0, rejected = 0;
     for (Request* w : *cands) {
       if (seqs_left_ == 0 || budget_left_ == 0) break;
+      if (static_cast<std::int32_t>(running_.size()) >= engine_.max_num_seqs) break;  // vLLM max_num_seqs caps running
       if (try_admit(*w)) {
         ++admitted;
         continue;
