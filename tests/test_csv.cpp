@@ -1,6 +1,5 @@
 // CSV reader (kvsched/sim/csv.hpp): parsing rules and errors that name file, line and column.
 #include <catch2/catch.hpp>
-
 #include <string>
 
 #include "kvsched/sim/csv.hpp"
@@ -71,7 +70,8 @@ TEST_CASE("CSV structural errors name the file and line") {
 }
 
 TEST_CASE("CSV reads every bundled Vidur profile with its header") {
-  const auto t = CsvTable::read(kvsched::test::data_dir() / "vidur_profiling" / "a100_legacy" / "attention_llama2-70b_tp2.csv");
+  const auto t =
+      CsvTable::read(kvsched::test::data_dir() / "vidur_profiling" / "a100_legacy" / "attention_llama2-70b_tp2.csv");
   CHECK(t.num_rows() == 14658);
   CHECK(t.num_columns() == 32);
   const auto c = t.column("is_prefill");

@@ -1,7 +1,6 @@
 // Model and GPU presets, KV bytes per token and KV pool sizing (kvsched/sim/hardware.hpp).
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <stdexcept>
 #include <string>
 
@@ -32,7 +31,8 @@ TEST_CASE("weight bytes of the model presets equal the parameter count of their 
 TEST_CASE("model presets match the geometry columns of their Vidur mlp profile") {
   for (const auto& name : kvsched::model_preset_names()) {
     const auto m = model_preset(name);
-    const auto t = kvsched::CsvTable::read(kvsched::test::data_dir() / "vidur_profiling" / "a100" / m.vidur_dir / "mlp.csv");
+    const auto t =
+        kvsched::CsvTable::read(kvsched::test::data_dir() / "vidur_profiling" / "a100" / m.vidur_dir / "mlp.csv");
     INFO(name);
     REQUIRE(t.num_rows() > 0);
     CHECK(t.integer(0, t.column("n_head")) == m.num_q_heads);
@@ -106,11 +106,13 @@ TEST_CASE("an impossible KV pool config throws with the numbers") {
   CHECK_THROWS_AS(kv_pool_blocks(model_preset("llama2-7b"), gpu_preset("a100-80g"), 0.0), std::invalid_argument);
   CHECK_THROWS_AS(kv_pool_blocks(model_preset("llama2-7b"), gpu_preset("a100-80g"), 1.5), std::invalid_argument);
   CHECK_THROWS_AS(kv_pool_blocks(model_preset("llama2-7b"), gpu_preset("a100-80g"), 0.9, 0), std::invalid_argument);
-  CHECK_THROWS_AS(kv_pool_blocks(model_preset("llama2-7b"), gpu_preset("a100-80g"), 0.9, 16, -1), std::invalid_argument);
+  CHECK_THROWS_AS(kv_pool_blocks(model_preset("llama2-7b"), gpu_preset("a100-80g"), 0.9, 16, -1),
+                  std::invalid_argument);
 }
 
 TEST_CASE("GPU host-link numbers are the ones in the bundled PCIe reports") {
-  const auto t = kvsched::CsvTable::read(kvsched::test::data_dir() / "pcie_hostdevice_reported" / "host_device_copy_reported.csv");
+  const auto t =
+      kvsched::CsvTable::read(kvsched::test::data_dir() / "pcie_hostdevice_reported" / "host_device_copy_reported.csv");
   const auto url = t.column("source_url"), dir = t.column("direction"), bw = t.column("bandwidth_GBps"),
              lat = t.column("latency_us"), desc = t.column("transfer_desc");
   double a100_h2d = 0, h100_h2d = 0, h100_d2h = 0, copy_latency_us = 0;
@@ -124,5 +126,6 @@ TEST_CASE("GPU host-link numbers are the ones in the bundled PCIe reports") {
   CHECK(gpu_preset("a100-40g").host_link_bytes_per_s == Approx(a100_h2d * 1e9));
   CHECK(gpu_preset("a100-80g").host_link_bytes_per_s == Approx(a100_h2d * 1e9));
   CHECK(gpu_preset("h100-80g").host_link_bytes_per_s == Approx(std::min(h100_h2d, h100_d2h) * 1e9));
-  for (const auto& n : kvsched::gpu_preset_names()) CHECK(gpu_preset(n).host_copy_latency_s == Approx(copy_latency_us * 1e-6));
+  for (const auto& n : kvsched::gpu_preset_names())
+    CHECK(gpu_preset(n).host_copy_latency_s == Approx(copy_latency_us * 1e-6));
 }

@@ -1,7 +1,6 @@
 // Latency model fitted to the bundled Vidur profiles (kvsched/latency/profile_fit.hpp), its
 // least-squares pieces, and the JSON form of the coefficients.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <map>
 #include <stdexcept>
@@ -129,9 +128,14 @@ TEST_CASE("the prefill c^2 term halves the held-out prefill attention error of p
   const auto p = kvsched::read_vidur_attention(kvsched::test::data_dir() / "vidur_profiling" / "a100_legacy" /
                                                "attention_llama2-70b_tp2.csv");
   const auto pairs_only = kvsched::detail::fit_rows(
-      p.prefill, [](const kvsched::PrefillAttnSample& s) { return Eigen::RowVector2d(1.0, s.chunk * (s.context + (s.chunk + 1) / 2)); }, 5);
+      p.prefill,
+      [](const kvsched::PrefillAttnSample& s) {
+        return Eigen::RowVector2d(1.0, s.chunk * (s.context + (s.chunk + 1) / 2));
+      },
+      5);
   const auto full = kvsched::detail::fit_rows(
-      p.prefill, [](const kvsched::PrefillAttnSample& s) { return kvsched::detail::prefill_features(s.chunk, s.context); }, 5);
+      p.prefill,
+      [](const kvsched::PrefillAttnSample& s) { return kvsched::detail::prefill_features(s.chunk, s.context); }, 5);
   CHECK(full.held_out.mape_pct * 2 < pairs_only.held_out.mape_pct);
 }
 
@@ -182,7 +186,8 @@ TEST_CASE("H100 fits are faster than A100 for the same model and shape") {
   CHECK(r.compute_scale == Approx(r.datasheet_compute_scale).epsilon(0.1));
   CHECK(r.bandwidth_scale == Approx(2039.0 / 3350.0));
   // A100-40G shares the A100 compute profile.
-  CHECK(fitted("llama2-7b", "a100-40g").coeffs.linear_s_per_token == fitted("llama2-7b", "a100-80g").coeffs.linear_s_per_token);
+  CHECK(fitted("llama2-7b", "a100-40g").coeffs.linear_s_per_token ==
+        fitted("llama2-7b", "a100-80g").coeffs.linear_s_per_token);
 }
 
 TEST_CASE("attention is scaled by heads: Llama-2-7B reads 4x the KV of Llama-3-8B per token") {
@@ -190,7 +195,7 @@ TEST_CASE("attention is scaled by heads: Llama-2-7B reads 4x the KV of Llama-3-8
   const auto& l3 = fitted("llama3-8b", "a100-80g").coeffs;
   CHECK(l2.decode_attn_s_per_ctx_token == Approx(4.0 * l3.decode_attn_s_per_ctx_token));
   CHECK(l2.prefill_attn_s_per_pair == Approx(l3.prefill_attn_s_per_pair));  // same q heads x head_dim
-  CHECK(fitted("llama2-7b", "a100-80g").report.decode_head_scale == 8.0);  // 32 KV heads vs 4 per GPU
+  CHECK(fitted("llama2-7b", "a100-80g").report.decode_head_scale == 8.0);   // 32 KV heads vs 4 per GPU
 }
 
 TEST_CASE("Llama-3-8B on H100 is scaled from A100, or refused when scaling is off") {
@@ -266,8 +271,10 @@ TEST_CASE("coefficients round-trip through JSON and can be overridden key by key
   } catch (const std::invalid_argument& e) {
     CHECK(std::string(e.what()).find("'pivot_token'") != std::string::npos);
   }
-  CHECK_THROWS_AS(kvsched::latency_coeffs_from_json(nlohmann::json{{"linear_base_s", "fast"}}, c), std::invalid_argument);
-  CHECK_THROWS_AS(kvsched::latency_coeffs_from_json(nlohmann::json{{"kv_bytes_per_token", 1.5}}, c), std::invalid_argument);
+  CHECK_THROWS_AS(kvsched::latency_coeffs_from_json(nlohmann::json{{"linear_base_s", "fast"}}, c),
+                  std::invalid_argument);
+  CHECK_THROWS_AS(kvsched::latency_coeffs_from_json(nlohmann::json{{"kv_bytes_per_token", 1.5}}, c),
+                  std::invalid_argument);
   CHECK_THROWS_AS(kvsched::latency_coeffs_from_json(nlohmann::json{{"swap_bytes_per_s", 0}}, c), std::invalid_argument);
   CHECK_THROWS_AS(kvsched::latency_coeffs_from_json(nlohmann::json::array(), c), std::invalid_argument);
   try {

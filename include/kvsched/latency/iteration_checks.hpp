@@ -19,11 +19,11 @@ namespace kvsched {
 
 /// One shape comparison: a ratio measured by another engine next to the same ratio predicted.
 struct IterationCheck {
-  std::string name;       // what ratio, e.g. "prefill time 8192 / 1024 tokens"
-  std::string source;     // data file and the setup it was measured on
-  double measured = 0;    // measured ratio
-  double predicted = 0;   // ratio predicted by the fitted model
-  std::string note;       // how the prediction was set up where the source leaves it open
+  std::string name;      // what ratio, e.g. "prefill time 8192 / 1024 tokens"
+  std::string source;    // data file and the setup it was measured on
+  double measured = 0;   // measured ratio
+  double predicted = 0;  // ratio predicted by the fitted model
+  std::string note;      // how the prediction was set up where the source leaves it open
 };
 
 namespace detail {
@@ -70,21 +70,32 @@ namespace detail {
 ///    128 output tokens: context ~576); token time growth with 8192 vs 128 output tokens
 ///    (batch 1: mean context 4608 vs 576).
 /// Errors: CsvError when a data file is missing or lacks a needed row.
+/// `max_model_len` (tokens) only decides whether a prediction is flagged as beyond the model's
+/// context.
 [[nodiscard]] inline std::vector<IterationCheck> whole_iteration_checks(const std::filesystem::path& data_dir,
-                                                                        const LatencyModel& m, const GpuSpec& gpu) {
+                                                                        const LatencyModel& m, const GpuSpec& gpu,
+                                                                        std::int32_t max_model_len) {
   std::vector<IterationCheck> out;
+  const std::string beyond_8k = max_model_len < 8192 ? "8192 exceeds the model's " + std::to_string(max_model_len) +
+                                                           "-token context: extrapolated"
+                                                     : "";
   const auto sarathi = data_dir / "sarathi_osdi_measurements";
   {
     const auto t = CsvTable::read(sarathi / "fig2_prefill_yi34b_tp2_a100.csv");
-    auto at = [&](const char* n) { return detail::mean_where(t, "batch_execution_time", {{"batch_num_prefill_tokens", n}}); };
+    auto at = [&](const char* n) {
+      return detail::mean_where(t, "batch_execution_time", {{"batch_num_prefill_tokens", n}});
+    };
     const std::string src = "sarathi fig2 prefill (Yi-34B TP2 A100)";
-    out.push_back({"prefill time 4096 / 1024 tokens", src, at("4096") / at("1024"), m.prefill_s(4096) / m.prefill_s(1024), ""});
-    out.push_back({"prefill time 8192 / 1024 tokens", src, at("8192") / at("1024"), m.prefill_s(8192) / m.prefill_s(1024),
-                   "8192 exceeds the Llama-2 context; predicted by extrapolation"});
+    out.push_back(
+        {"prefill time 4096 / 1024 tokens", src, at("4096") / at("1024"), m.prefill_s(4096) / m.prefill_s(1024), ""});
+    out.push_back({"prefill time 8192 / 1024 tokens", src, at("8192") / at("1024"),
+                   m.prefill_s(8192) / m.prefill_s(1024), beyond_8k});
   }
   {
     const auto t = CsvTable::read(sarathi / "fig2_decode_yi34b_tp2_a100.csv");
-    auto at = [&](const char* n) { return detail::mean_where(t, "batch_execution_time", {{"batch_num_decode_tokens", n}}); };
+    auto at = [&](const char* n) {
+      return detail::mean_where(t, "batch_execution_time", {{"batch_num_decode_tokens", n}});
+    };
     out.push_back({"decode iteration 128 / 1 requests", "sarathi fig2 decode (Yi-34B TP2 A100)", at("128") / at("1"),
                    detail::decode_iteration_s(m, 128, 1024) / detail::decode_iteration_s(m, 1, 1024),
                    "context not in the CSV: predicted at 1024 tokens"});
@@ -93,15 +104,18 @@ namespace detail {
     const auto t = CsvTable::read(sarathi / "table2_results.csv");
     const double big = detail::mean_where(t, "linear", {{"batch_num_prefill_tokens", "1021"}});
     const double small = detail::mean_where(t, "linear", {{"batch_num_prefill_tokens", "0"}});
-    out.push_back({"linear ops 1024 / 4 tokens", "sarathi table2 (hybrid batches)", big / small, m.linear_s(1024) / m.linear_s(4), ""});
+    out.push_back({"linear ops 1024 / 4 tokens", "sarathi table2 (hybrid batches)", big / small,
+                   m.linear_s(1024) / m.linear_s(4), ""});
   }
   {
     const auto t = CsvTable::read(sarathi / "fig9_chunking_overhead.csv");
     for (const char* len : {"2047", "4095"}) {
-      const double meas = detail::mean_where(t, "prefill_execution_time_relative", {{"prefill_length", len}, {"chunk_size", "512"}});
+      const double meas =
+          detail::mean_where(t, "prefill_execution_time_relative", {{"prefill_length", len}, {"chunk_size", "512"}});
       const std::int64_t n = std::stoll(len);
-      out.push_back({std::string("prefill ") + len + " tokens, chunks of 512 / one chunk", "sarathi fig9 chunking overhead", meas,
-                     detail::chunked_prefill_s(m, n, 512) / m.prefill_s(n), ""});
+      out.push_back({std::string("prefill ") + len + " tokens, chunks of 512 / one chunk",
+                     "sarathi fig9 chunking overhead", meas, detail::chunked_prefill_s(m, n, 512) / m.prefill_s(n),
+                     ""});
     }
   }
   {
@@ -109,12 +123,17 @@ namespace detail {
     const std::string hw = gpu.vidur_dir == "h100" ? "h100-80gb" : "a100-80gb";
     const std::string src = "splitwise perf_model (Llama2-70B TP2 " + hw + ")";
     auto mean = [&](const char* col, const char* prompt, const char* batch, const char* tokens) {
-      return detail::mean_where(t, col, {{"model", "llama2-70b"}, {"hardware", hw}, {"tensor_parallel", "2"},
-                                         {"prompt_size", prompt}, {"batch_size", batch}, {"token_size", tokens}});
+      return detail::mean_where(t, col,
+                                {{"model", "llama2-70b"},
+                                 {"hardware", hw},
+                                 {"tensor_parallel", "2"},
+                                 {"prompt_size", prompt},
+                                 {"batch_size", batch},
+                                 {"token_size", tokens}});
     };
     out.push_back({"prompt time 8192 / 1024 tokens", src,
                    mean("prompt_time", "8192", "1", "128") / mean("prompt_time", "1024", "1", "128"),
-                   m.prefill_s(8192) / m.prefill_s(1024), "8192 exceeds the Llama-2 context; predicted by extrapolation"});
+                   m.prefill_s(8192) / m.prefill_s(1024), beyond_8k});
     out.push_back({"token time batch 64 / batch 1", src,
                    mean("token_time", "512", "64", "128") / mean("token_time", "512", "1", "128"),
                    detail::decode_iteration_s(m, 64, 576) / detail::decode_iteration_s(m, 1, 576),

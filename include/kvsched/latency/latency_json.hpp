@@ -2,12 +2,11 @@
 // coefficients can be saved and any of them overridden from a file without recompiling.
 // Kept apart from latency_model.hpp so that the core model stays dependency-free.
 #pragma once
-#include <nlohmann/json.hpp>
-
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -97,13 +96,15 @@ inline void from_json(const nlohmann::json& j, LatencyCoeffs& c) {
 /// Reads a JSON file of coefficients and overlays it on `base`.
 /// Errors: std::invalid_argument prefixed with the path (cannot open, JSON syntax error with
 /// its byte offset, or any from_json error).
-[[nodiscard]] inline LatencyCoeffs read_latency_coeffs_json(const std::filesystem::path& file, LatencyCoeffs base = {}) {
+[[nodiscard]] inline LatencyCoeffs read_latency_coeffs_json(const std::filesystem::path& file,
+                                                            LatencyCoeffs base = {}) {
   std::ifstream in(file);
   if (!in) throw std::invalid_argument(file.string() + ": cannot open latency coefficients file");
   try {
     return latency_coeffs_from_json(nlohmann::json::parse(in), base);
   } catch (const nlohmann::json::parse_error& e) {
-    throw std::invalid_argument(file.string() + ": JSON syntax error at byte " + std::to_string(e.byte) + ": " + e.what());
+    throw std::invalid_argument(file.string() + ": JSON syntax error at byte " + std::to_string(e.byte) + ": " +
+                                e.what());
   } catch (const std::invalid_argument& e) {
     throw std::invalid_argument(file.string() + ": " + e.what());
   }

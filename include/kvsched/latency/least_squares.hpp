@@ -2,7 +2,6 @@
 // statistics the latency fit reports.
 #pragma once
 #include <Eigen/Dense>
-
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
@@ -12,9 +11,9 @@ namespace kvsched {
 
 /// Absolute percentage error over a set of rows: mean (MAPE) and max, in percent.
 struct ErrorStats {
-  std::size_t rows = 0;  // rows compared
-  double mape_pct = 0;   // mean |predicted - measured| / measured x 100
-  double max_ape_pct = 0;// largest |predicted - measured| / measured x 100
+  std::size_t rows = 0;    // rows compared
+  double mape_pct = 0;     // mean |predicted - measured| / measured x 100
+  double max_ape_pct = 0;  // largest |predicted - measured| / measured x 100
 };
 
 /// Error of `predicted` against `measured` (same length, measured > 0).

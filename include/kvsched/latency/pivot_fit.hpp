@@ -2,7 +2,6 @@
 // size, with the pivot chosen by scanning (AccelGen section 3.1's pivot S_p).
 #pragma once
 #include <Eigen/Dense>
-
 #include <algorithm>
 #include <cstddef>
 #include <limits>
@@ -28,7 +27,8 @@ struct PivotLinearFit {
 /// distinct larger counts (so the slope is determined); the smallest count is the "no flat
 /// region" candidate. Candidates with a non-positive slope are skipped.
 /// Errors: std::invalid_argument with fewer than 4 distinct token counts or no valid candidate.
-[[nodiscard]] inline PivotLinearFit fit_pivot_linear(const std::vector<double>& tokens, const std::vector<double>& times_s) {
+[[nodiscard]] inline PivotLinearFit fit_pivot_linear(const std::vector<double>& tokens,
+                                                     const std::vector<double>& times_s) {
   if (tokens.size() != times_s.size()) throw std::invalid_argument("fit_pivot_linear: length mismatch");
   std::vector<double> distinct = tokens;
   std::sort(distinct.begin(), distinct.end());

@@ -4,7 +4,6 @@
 // start-up (it parses ~5 MB of CSV and solves a few hundred tiny least-squares problems).
 #pragma once
 #include <Eigen/Dense>
-
 #include <cstddef>
 #include <filesystem>
 #include <stdexcept>
@@ -23,40 +22,40 @@ namespace kvsched {
 
 /// Choices of the fit that are ours (not in a paper); defaults are what kvsched-sim uses.
 struct FitOptions {
-  int holdout_every = 5;             // row i of each profile is held out when i % 5 == 4
-  bool allow_scaled_linear = true;   // no mlp.csv for (model, GPU): scale the A100 one (else throw)
-  bool cpu_overhead = true;          // fit the CPU overhead (false: 0, an engine that hides it)
-  bool include_ray_comm = false;     // add Vidur's ray_comm_time to the CPU overhead
+  int holdout_every = 5;            // row i of each profile is held out when i % 5 == 4
+  bool allow_scaled_linear = true;  // no mlp.csv for (model, GPU): scale the A100 one (else throw)
+  bool cpu_overhead = true;         // fit the CPU overhead (false: 0, an engine that hides it)
+  bool include_ray_comm = false;    // add Vidur's ray_comm_time to the CPU overhead
   std::string cpu_profile_model = "meta-llama/Llama-2-7b-hf";  // cpu_overheads.csv rows to fit (TP 1)
-  bool iteration_checks = true;      // fill FitReport::iteration_checks (reads Sarathi/Splitwise data)
+  bool iteration_checks = true;  // fill FitReport::iteration_checks (reads Sarathi/Splitwise data)
 };
 
 /// Quality of one component fit: relative error on the rows fitted and on the held-out rows.
 struct ComponentFit {
-  std::string source;     // data file(s) and what was regressed
-  ErrorStats train;       // rows the coefficients were fitted on
-  ErrorStats held_out;    // every holdout_every-th row, not used by the fit
-  bool measured = true;   // false when the rows are themselves scaled from another GPU
+  std::string source;    // data file(s) and what was regressed
+  ErrorStats train;      // rows the coefficients were fitted on
+  ErrorStats held_out;   // every holdout_every-th row, not used by the fit
+  bool measured = true;  // false when the rows are themselves scaled from another GPU
 };
 
 /// What the fit did and how well it matches the data. Errors are of each component against
 /// its own profile rows (per layer for attention, all layers for linear ops).
 struct FitReport {
-  std::string model;                 // ModelSpec::name
-  std::string gpu;                   // GpuSpec::name
-  ComponentFit linear;               // linear ops vs num_tokens (flat-then-linear, scanned pivot)
-  ComponentFit prefill_attention;    // legacy attention profile, prefill rows
-  ComponentFit decode_attention;     // legacy attention profile, decode rows
-  ComponentFit cpu_overhead;         // cpu_overheads.csv, TP 1
-  ErrorStats attention_transfer_prefill;  // legacy fit scaled to Llama-3-8B vs its own sampled profile
-  ErrorStats attention_transfer_decode;   // (same, decode rows): checks the head-count scaling
-  double prefill_head_scale = 1;     // (target q heads x head_dim) / profile's, per GPU
-  double decode_head_scale = 1;      // (target KV heads x head_dim) / profile's, per GPU
-  double compute_scale = 1;          // target GPU time / A100 time for compute-bound terms (measured)
-  double datasheet_compute_scale = 1;// same from datasheet FLOPS, for comparison only
-  double bandwidth_scale = 1;        // target GPU time / A100 time for memory-bound terms (datasheet HBM)
+  std::string model;                             // ModelSpec::name
+  std::string gpu;                               // GpuSpec::name
+  ComponentFit linear;                           // linear ops vs num_tokens (flat-then-linear, scanned pivot)
+  ComponentFit prefill_attention;                // legacy attention profile, prefill rows
+  ComponentFit decode_attention;                 // legacy attention profile, decode rows
+  ComponentFit cpu_overhead;                     // cpu_overheads.csv, TP 1
+  ErrorStats attention_transfer_prefill;         // legacy fit scaled to Llama-3-8B vs its own sampled profile
+  ErrorStats attention_transfer_decode;          // (same, decode rows): checks the head-count scaling
+  double prefill_head_scale = 1;                 // (target q heads x head_dim) / profile's, per GPU
+  double decode_head_scale = 1;                  // (target KV heads x head_dim) / profile's, per GPU
+  double compute_scale = 1;                      // target GPU time / A100 time for compute-bound terms (measured)
+  double datasheet_compute_scale = 1;            // same from datasheet FLOPS, for comparison only
+  double bandwidth_scale = 1;                    // target GPU time / A100 time for memory-bound terms (datasheet HBM)
   std::vector<IterationCheck> iteration_checks;  // whole-iteration shape comparisons
-  std::vector<std::string> notes;    // scaling and data caveats, in words
+  std::vector<std::string> notes;                // scaling and data caveats, in words
 };
 
 namespace detail {
@@ -172,7 +171,8 @@ template <class Row, class Features>
   rep.gpu = gpu.name;
   const auto vidur = data_dir / "vidur_profiling";
   if (!std::filesystem::is_directory(vidur)) {
-    throw std::runtime_error("fit_latency_coeffs: no profile folder " + vidur.string() + " (pass the repository's data/ folder)");
+    throw std::runtime_error("fit_latency_coeffs: no profile folder " + vidur.string() +
+                             " (pass the repository's data/ folder)");
   }
 
   // GPU scaling relative to the A100 profiles, measured on Llama-2-7B (the model with both).
@@ -185,7 +185,8 @@ template <class Row, class Features>
       throw std::runtime_error("fit_latency_coeffs: GPU '" + gpu.name + "' (vidur_dir '" + gpu.vidur_dir +
                                "') has no Llama-2-7B profile " + ref_gpu_path.string() + " to scale from A100");
     }
-    l2_a100 = detail::fit_linear_samples(read_vidur_linear_ops(detail::mlp_path(data_dir, "a100", l2), l2), options.holdout_every);
+    l2_a100 = detail::fit_linear_samples(read_vidur_linear_ops(detail::mlp_path(data_dir, "a100", l2), l2),
+                                         options.holdout_every);
     l2_gpu = detail::fit_linear_samples(read_vidur_linear_ops(ref_gpu_path, l2), options.holdout_every);
     rep.compute_scale = l2_gpu.fit.s_per_token / l2_a100.fit.s_per_token;
     const GpuSpec a100 = gpu_preset("a100-80g");
@@ -207,9 +208,10 @@ template <class Row, class Features>
   } else {
     const auto a100_mlp = detail::mlp_path(data_dir, "a100", model);
     if (is_a100 || !options.allow_scaled_linear || !std::filesystem::exists(a100_mlp)) {
-      throw std::runtime_error("fit_latency_coeffs: no linear-op profile for " + model.name + " on " + gpu.name + ": " +
-                               mlp.string() + " does not exist" +
-                               (is_a100 || !std::filesystem::exists(a100_mlp) ? "" : " (scaling from A100 is disabled)"));
+      throw std::runtime_error(
+          "fit_latency_coeffs: no linear-op profile for " + model.name + " on " + gpu.name + ": " + mlp.string() +
+          " does not exist" +
+          (is_a100 || !std::filesystem::exists(a100_mlp) ? "" : " (scaling from A100 is disabled)"));
     }
     std::vector<LinearOpSample> rows = read_vidur_linear_ops(a100_mlp, model);
     for (auto& r : rows) r.time_s *= l2_gpu.fit.predict(r.tokens) / l2_a100.fit.predict(r.tokens);
@@ -227,14 +229,19 @@ template <class Row, class Features>
 
   // 2. Attention, from the legacy profile, scaled to the target.
   const auto attn_path = vidur / "a100_legacy" / "attention_llama2-70b_tp2.csv";
-  if (!std::filesystem::exists(attn_path)) throw std::runtime_error("fit_latency_coeffs: missing " + attn_path.string());
+  if (!std::filesystem::exists(attn_path))
+    throw std::runtime_error("fit_latency_coeffs: missing " + attn_path.string());
   const AttentionProfile attn = read_vidur_attention(attn_path);
-  const auto pf = detail::fit_rows(attn.prefill, [](const PrefillAttnSample& s) { return detail::prefill_features(s.chunk, s.context); },
-                                   options.holdout_every);
-  const auto dc = detail::fit_rows(attn.decode, [](const DecodeAttnSample& s) { return detail::decode_features(s.batch, s.context); },
-                                   options.holdout_every);
-  rep.prefill_attention = {attn_path.string() + " prefill rows: [1, c, pairs, c^2] per layer", pf.train, pf.held_out, true};
-  rep.decode_attention = {attn_path.string() + " decode rows: [1, batch x context] per layer", dc.train, dc.held_out, true};
+  const auto pf = detail::fit_rows(
+      attn.prefill, [](const PrefillAttnSample& s) { return detail::prefill_features(s.chunk, s.context); },
+      options.holdout_every);
+  const auto dc = detail::fit_rows(
+      attn.decode, [](const DecodeAttnSample& s) { return detail::decode_features(s.batch, s.context); },
+      options.holdout_every);
+  rep.prefill_attention = {attn_path.string() + " prefill rows: [1, c, pairs, c^2] per layer", pf.train, pf.held_out,
+                           true};
+  rep.decode_attention = {attn_path.string() + " decode rows: [1, batch x context] per layer", dc.train, dc.held_out,
+                          true};
   rep.prefill_head_scale = static_cast<double>(model.num_q_heads) * model.head_dim /
                            (static_cast<double>(attn.q_heads_per_gpu) * attn.head_dim);
   rep.decode_head_scale = static_cast<double>(model.num_kv_heads) * model.head_dim /
@@ -255,8 +262,10 @@ template <class Row, class Features>
     const auto l3_path = vidur / "a100" / "Meta-Llama-3-8B" / "attention_tp1_sampled.csv";
     if (std::filesystem::exists(l3_path)) {
       const AttentionProfile l3 = read_vidur_attention(l3_path);
-      const double q = static_cast<double>(l3.q_heads_per_gpu) * l3.head_dim / (static_cast<double>(attn.q_heads_per_gpu) * attn.head_dim);
-      const double kv = static_cast<double>(l3.kv_heads_per_gpu) * l3.head_dim / (static_cast<double>(attn.kv_heads_per_gpu) * attn.head_dim);
+      const double q = static_cast<double>(l3.q_heads_per_gpu) * l3.head_dim /
+                       (static_cast<double>(attn.q_heads_per_gpu) * attn.head_dim);
+      const double kv = static_cast<double>(l3.kv_heads_per_gpu) * l3.head_dim /
+                        (static_cast<double>(attn.kv_heads_per_gpu) * attn.head_dim);
       const Eigen::Vector4d pb(pf.beta(0), pf.beta(1) * q, pf.beta(2) * q, pf.beta(3) * q);
       const Eigen::Vector2d db(dc.beta(0), dc.beta(1) * kv);
       Eigen::VectorXd pp(static_cast<Eigen::Index>(l3.prefill.size())), pm(pp.size());
@@ -278,9 +287,10 @@ template <class Row, class Features>
   const auto cpu_path = vidur / "a100_legacy" / "cpu_overheads.csv";
   if (!std::filesystem::exists(cpu_path)) throw std::runtime_error("fit_latency_coeffs: missing " + cpu_path.string());
   const auto cpu_rows = read_vidur_cpu_overheads(cpu_path, options.cpu_profile_model, 1, options.include_ray_comm);
-  const auto cpu = detail::fit_rows(cpu_rows, [](const CpuOverheadSample& s) { return Eigen::RowVector2d(1.0, s.batch); },
-                                    options.holdout_every);
-  rep.cpu_overhead = {cpu_path.string() + " (" + options.cpu_profile_model + ", TP 1): [1, batch]", cpu.train, cpu.held_out, true};
+  const auto cpu = detail::fit_rows(
+      cpu_rows, [](const CpuOverheadSample& s) { return Eigen::RowVector2d(1.0, s.batch); }, options.holdout_every);
+  rep.cpu_overhead = {cpu_path.string() + " (" + options.cpu_profile_model + ", TP 1): [1, batch]", cpu.train,
+                      cpu.held_out, true};
   if (options.cpu_overhead) {
     c.cpu_overhead_s = cpu.beta(0);
     c.cpu_overhead_s_per_seq = cpu.beta(1);
@@ -293,15 +303,16 @@ template <class Row, class Features>
   c.swap_bytes_per_s = gpu.host_link_bytes_per_s;
   c.kv_bytes_per_token = model.kv_bytes_per_token();
 
-  for (const double v : {c.prefill_attn_s_per_chunk, c.prefill_attn_s_per_token, c.prefill_attn_s_per_pair,
-                         c.prefill_attn_s_per_sq_token, c.decode_attn_base_s, c.decode_attn_s_per_ctx_token,
-                         c.cpu_overhead_s_per_seq}) {
+  for (const double v :
+       {c.prefill_attn_s_per_chunk, c.prefill_attn_s_per_token, c.prefill_attn_s_per_pair,
+        c.prefill_attn_s_per_sq_token, c.decode_attn_base_s, c.decode_attn_s_per_ctx_token, c.cpu_overhead_s_per_seq}) {
     if (v < 0) {
       rep.notes.emplace_back("a fitted coefficient is negative: predictions may fall for some shapes");
       break;
     }
   }
-  if (report != nullptr && options.iteration_checks) rep.iteration_checks = whole_iteration_checks(data_dir, LatencyModel(c), gpu);
+  if (report != nullptr && options.iteration_checks)
+    rep.iteration_checks = whole_iteration_checks(data_dir, LatencyModel(c), gpu, model.max_model_len);
   return c;
 }
 

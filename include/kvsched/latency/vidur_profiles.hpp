@@ -28,8 +28,8 @@ struct LinearOpSample {
 /// projections, RoPE, gated MLP, residual add). The embedding ("emb") is left out, as Vidur
 /// leaves it out; so is the LM head, which the profile does not time.
 inline constexpr std::array<std::string_view, 9> kVidurLinearOps = {
-    "input_layernorm", "attn_pre_proj", "attn_rope",    "attn_post_proj", "post_attention_layernorm",
-    "mlp_up_proj",     "mlp_act",       "mlp_down_proj", "add"};
+    "input_layernorm", "attn_pre_proj", "attn_rope", "attn_post_proj", "post_attention_layernorm", "mlp_up_proj",
+    "mlp_act",         "mlp_down_proj", "add"};
 
 /// Reads Vidur's mlp.csv: rows with num_tensor_parallel_workers == 1, in file order; time =
 /// sum over kVidurLinearOps of time_stats.<op>.median x model.num_layers.
@@ -40,10 +40,11 @@ inline constexpr std::array<std::string_view, 9> kVidurLinearOps = {
                                                                        const ModelSpec& model) {
   const CsvTable t = CsvTable::read(file);
   const std::size_t tp = t.column("num_tensor_parallel_workers"), tok = t.column("num_tokens");
-  const std::array<std::pair<std::size_t, std::int64_t>, 4> geometry = {{{t.column("n_head"), model.num_q_heads},
-                                                                         {t.column("n_kv_head"), model.num_kv_heads},
-                                                                         {t.column("n_embd"), model.hidden},
-                                                                         {t.column("n_expanded_embd"), model.ffn_hidden}}};
+  const std::array<std::pair<std::size_t, std::int64_t>, 4> geometry = {
+      {{t.column("n_head"), model.num_q_heads},
+       {t.column("n_kv_head"), model.num_kv_heads},
+       {t.column("n_embd"), model.hidden},
+       {t.column("n_expanded_embd"), model.ffn_hidden}}};
   std::array<std::size_t, kVidurLinearOps.size()> cols{};
   for (std::size_t i = 0; i < kVidurLinearOps.size(); ++i) {
     cols[i] = t.column("time_stats." + std::string(kVidurLinearOps[i]) + ".median");
@@ -84,10 +85,10 @@ struct DecodeAttnSample {
 
 /// A Vidur attention profile and the per-GPU geometry it was measured with.
 struct AttentionProfile {
-  std::string source;                   // file path
-  std::int32_t q_heads_per_gpu = 0;     // n_q_head / num_tensor_parallel_workers
-  std::int32_t kv_heads_per_gpu = 0;    // n_kv_head / num_tensor_parallel_workers
-  std::int32_t head_dim = 0;            // n_embd / n_q_head
+  std::string source;                      // file path
+  std::int32_t q_heads_per_gpu = 0;        // n_q_head / num_tensor_parallel_workers
+  std::int32_t kv_heads_per_gpu = 0;       // n_kv_head / num_tensor_parallel_workers
+  std::int32_t head_dim = 0;               // n_embd / n_q_head
   std::vector<PrefillAttnSample> prefill;  // is_prefill rows, file order
   std::vector<DecodeAttnSample> decode;    // decode rows, file order
 };
@@ -109,7 +110,8 @@ struct AttentionProfile {
   AttentionProfile p;
   p.source = t.source();
   if (t.num_rows() == 0) throw CsvError(t.source(), 0, 0, t.source() + ": no attention rows");
-  const std::int64_t n_tp = t.integer(0, tp), n_q = t.integer(0, qh), n_kv = t.integer(0, kvh), n_embd = t.integer(0, embd);
+  const std::int64_t n_tp = t.integer(0, tp), n_q = t.integer(0, qh), n_kv = t.integer(0, kvh),
+                     n_embd = t.integer(0, embd);
   if (n_tp <= 0 || n_q <= 0 || n_kv <= 0 || n_q % n_tp != 0 || n_kv % n_tp != 0 || n_embd % n_q != 0) {
     throw t.error(0, qh, "inconsistent head geometry");
   }
@@ -117,7 +119,8 @@ struct AttentionProfile {
   p.kv_heads_per_gpu = static_cast<std::int32_t>(n_kv / n_tp);
   p.head_dim = static_cast<std::int32_t>(n_embd / n_q);
   for (std::size_t r = 0; r < t.num_rows(); ++r) {
-    if (t.integer(r, tp) != n_tp || t.integer(r, qh) != n_q || t.integer(r, kvh) != n_kv || t.integer(r, embd) != n_embd) {
+    if (t.integer(r, tp) != n_tp || t.integer(r, qh) != n_q || t.integer(r, kvh) != n_kv ||
+        t.integer(r, embd) != n_embd) {
       throw t.error(r, qh, "geometry differs from the first row");
     }
     if (t.boolean(r, is_pf)) {
@@ -149,8 +152,8 @@ struct CpuOverheadSample {
                                                                              std::string_view model_name, int tp,
                                                                              bool include_ray_comm) {
   const CsvTable t = CsvTable::read(file);
-  const std::size_t name = t.column("model_name"), bs = t.column("batch_size"), tpd = t.column("tensor_parallel_degree"),
-                    ray = t.column("ray_comm_time_mean");
+  const std::size_t name = t.column("model_name"), bs = t.column("batch_size"),
+                    tpd = t.column("tensor_parallel_degree"), ray = t.column("ray_comm_time_mean");
   const std::array<std::size_t, 4> parts = {t.column("schedule_median"), t.column("sampler_e2e_median"),
                                             t.column("prepare_inputs_e2e_median"),
                                             t.column("process_model_outputs_median")};
@@ -163,7 +166,8 @@ struct CpuOverheadSample {
     out.push_back({t.number(r, bs), ms * 1e-3, t.line_of(r)});
   }
   if (out.empty()) {
-    throw CsvError(t.source(), 0, 0, t.source() + ": no rows for model '" + std::string(model_name) + "' at TP " + std::to_string(tp));
+    throw CsvError(t.source(), 0, 0,
+                   t.source() + ": no rows for model '" + std::string(model_name) + "' at TP " + std::to_string(tp));
   }
   return out;
 }

@@ -142,6 +142,13 @@ class CsvTable {
   // Splits buf_ into records; quoted fields that need unescaping are appended to buf_ after
   // the original text, so every cell is an (offset, length) into buf_ that survives moves.
   void parse_all() {
+    auto fail = [this](std::size_t line, std::size_t col, const std::string& problem) {
+      std::string msg = source_;
+      msg.append(":").append(std::to_string(line));
+      if (col > 0) msg.append(":").append(std::to_string(col));
+      msg.append(": ").append(problem);
+      return CsvError(source_, line, col, msg);
+    };
     const std::size_t n = buf_.size();
     std::size_t i = 0, line = 1;
     std::vector<Span> fields;
@@ -159,7 +166,7 @@ class CsvTable {
           std::size_t j = i + 1;
           const std::size_t start = j;
           for (;;) {
-            if (j >= n) throw CsvError(source_, record_line, fields.size() + 1, source_ + ":" + std::to_string(record_line) + ":" + std::to_string(fields.size() + 1) + ": unterminated quoted field");
+            if (j >= n) throw fail(record_line, fields.size() + 1, "unterminated quoted field");
             if (buf_[j] == '"') {
               if (j + 1 < n && buf_[j + 1] == '"') {
                 needs_copy = true;
@@ -181,7 +188,7 @@ class CsvTable {
           }
           i = j + 1;  // past the closing quote
           if (i < n && buf_[i] != ',' && buf_[i] != '\n' && buf_[i] != '\r') {
-            throw CsvError(source_, line, fields.size() + 1, source_ + ":" + std::to_string(line) + ":" + std::to_string(fields.size() + 1) + ": text after a closing quote");
+            throw fail(line, fields.size() + 1, "text after a closing quote");
           }
         } else {
           while (i < n && buf_[i] != ',' && buf_[i] != '\n' && buf_[i] != '\r') ++i;
@@ -206,7 +213,9 @@ class CsvTable {
         continue;
       }
       if (fields.size() != header_.size()) {
-        throw CsvError(source_, record_line, 0, source_ + ":" + std::to_string(record_line) + ": row has " + std::to_string(fields.size()) + " fields, header has " + std::to_string(header_.size()));
+        throw fail(
+            record_line, 0,
+            "row has " + std::to_string(fields.size()) + " fields, header has " + std::to_string(header_.size()));
       }
       lines_.push_back(record_line);
       cells_.insert(cells_.end(), fields.begin(), fields.end());
@@ -223,17 +232,15 @@ class CsvTable {
     pending_.clear();
   }
 
-  std::string span_text(const Span& f) const {
-    return f.off == kPending ? pending_[f.len] : buf_.substr(f.off, f.len);
-  }
+  std::string span_text(const Span& f) const { return f.off == kPending ? pending_[f.len] : buf_.substr(f.off, f.len); }
 
   static constexpr std::size_t kPending = static_cast<std::size_t>(-1);
   std::string source_;
-  std::string buf_;                  // file text, then unescaped quoted fields
-  std::vector<std::string> header_;  // column names
-  std::vector<Span> cells_;          // row-major, num_columns() per row
-  std::vector<std::size_t> lines_;   // 1-based starting line of each data row
-  std::vector<std::string> pending_; // unescaped fields during parsing
+  std::string buf_;                   // file text, then unescaped quoted fields
+  std::vector<std::string> header_;   // column names
+  std::vector<Span> cells_;           // row-major, num_columns() per row
+  std::vector<std::size_t> lines_;    // 1-based starting line of each data row
+  std::vector<std::string> pending_;  // unescaped fields during parsing
 };
 
 }  // namespace kvsched

@@ -11,13 +11,13 @@ namespace kvsched {
 
 /// One GPU as the simulator sees it. Every preset number names its source below.
 struct GpuSpec {
-  std::string name;                   // preset name, e.g. "a100-80g"
-  std::int64_t memory_bytes = 0;      // device memory total as nvidia-smi reports it (bytes)
-  double host_link_bytes_per_s = 0;   // pinned host<->device copy bandwidth, one direction (bytes/s)
-  double host_copy_latency_s = 0;     // fixed cost of one host<->device copy call (s)
-  std::string vidur_dir;              // compute profile folder under data/vidur_profiling/: "a100" or "h100"
-  double hbm_bytes_per_s = 0;         // device memory bandwidth, datasheet (bytes/s)
-  double dense_fp16_flops = 0;        // dense FP16/BF16 tensor-core peak, datasheet (FLOP/s)
+  std::string name;                  // preset name, e.g. "a100-80g"
+  std::int64_t memory_bytes = 0;     // device memory total as nvidia-smi reports it (bytes)
+  double host_link_bytes_per_s = 0;  // pinned host<->device copy bandwidth, one direction (bytes/s)
+  double host_copy_latency_s = 0;    // fixed cost of one host<->device copy call (s)
+  std::string vidur_dir;             // compute profile folder under data/vidur_profiling/: "a100" or "h100"
+  double hbm_bytes_per_s = 0;        // device memory bandwidth, datasheet (bytes/s)
+  double dense_fp16_flops = 0;       // dense FP16/BF16 tensor-core peak, datasheet (FLOP/s)
 };
 
 /// Names accepted by gpu_preset(), in a stable order.

@@ -48,8 +48,8 @@ inline constexpr std::int64_t kDefaultActivationBytes = std::int64_t{2} << 30;
     throw std::invalid_argument(where + "no room for the KV cache: " + std::to_string(gpu.memory_bytes) + " B x " +
                                 std::to_string(gpu_memory_utilization) + " - weights " +
                                 std::to_string(model.weight_bytes) + " B - activations " +
-                                std::to_string(activation_bytes) + " B = " +
-                                std::to_string(static_cast<std::int64_t>(free_bytes)) + " B < one block of " +
+                                std::to_string(activation_bytes) +
+                                " B = " + std::to_string(static_cast<std::int64_t>(free_bytes)) + " B < one block of " +
                                 std::to_string(static_cast<std::int64_t>(block_bytes)) + " B");
   }
   if (blocks > static_cast<double>(std::numeric_limits<std::int32_t>::max())) {
