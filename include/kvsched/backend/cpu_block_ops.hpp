@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "kvsched/backend/block_pairs.hpp"
 #include "kvsched/backend/kv_pool.hpp"
 #include "kvsched/core/types.hpp"
 
@@ -21,15 +22,7 @@ inline void copy_blocks_cpu(const KvPool& src_pool, KvPool& dst_pool, std::span<
                             const char* what = "pairs") {
   if (src_pool.layout().bytes_per_block() != dst_pool.layout().bytes_per_block())
     throw std::invalid_argument(std::string("copy_blocks_cpu(") + what + "): pools of different block sizes");
-  for (std::size_t i = 0; i < pairs.size(); ++i) {
-    auto check = [&](BlockId b, const KvPool& p, const char* field) {
-      if (b < 0 || b >= p.num_blocks())
-        throw std::out_of_range(std::string(what) + "[" + std::to_string(i) + "]." + field + " = " + std::to_string(b) +
-                                " outside a pool of " + std::to_string(p.num_blocks()) + " blocks");
-    };
-    check(pairs[i].src, src_pool, "src");
-    check(pairs[i].dst, dst_pool, "dst");
-  }
+  check_block_pairs(pairs, src_pool.num_blocks(), dst_pool.num_blocks(), what);
   const auto n = static_cast<std::size_t>(src_pool.layout().bytes_per_block());
   for (const BlockCopy& c : pairs) {
     const std::byte* s = src_pool.data() + static_cast<std::size_t>(c.src) * n;
