@@ -67,6 +67,7 @@ struct Request {
   double last_token_s = -1.0;            // time of the latest output token (s)
   std::vector<double> token_times_s;     // [num_generated] time of each output token (s)
   std::string reject_reason;             // why, when state == kRejected
+  std::uint64_t sched_mark = 0;          // scheduler bookkeeping: step in which it was last scheduled
 
   [[nodiscard]] RequestId id() const { return spec.id; }
   /// Total tokens of the sequence so far (prompt + generated). As in vLLM v1, a step that

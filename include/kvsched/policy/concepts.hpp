@@ -1,0 +1,116 @@
+// kvsched/policy/concepts.hpp: one C++20 concept per scheduling decision (design.md section 2).
+// A preset is an aggregate holding one value of each policy type (see kvsched/presets/).
+// Optional hooks (begin_step, on_step_done, on_preempt, on_release, top_up) are detected with
+// `requires` and may be left out.
+#pragma once
+#include <concepts>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "kvsched/core/block_manager.hpp"
+#include "kvsched/core/request.hpp"
+#include "kvsched/scheduler/scheduler_view.hpp"
+
+namespace kvsched {
+
+/// Output-length estimator: a point estimate and an upper bound at its target probability
+/// (CacheOPT section 3.2.1); observe() learns from finished requests.
+template <class E>
+concept Estimator = requires(E e, const E ce, const Request& r, const SchedulerView& v) {
+  { ce.estimate(r, v) } -> std::same_as<LengthEstimate>;
+  { e.observe(r) } -> std::same_as<void>;
+};
+
+/// What an Allocator decides at admission.
+struct AdmissionGrant {
+  std::int32_t reserve_blocks = 0;     // promised total for the request (>= blocks needed now)
+  std::optional<RequestId> host{};     // embedding: run inside this running request's unused reservation
+  std::int32_t lent_blocks = 0;        // blocks moved from the host's reservation (with host)
+};
+
+/// Allocator: how many blocks a request is promised at admission (on demand, estimated
+/// demand, full max_tokens) and whether it borrows another request's unused reservation.
+/// `blocks_now` = blocks the admission step materialises; returning std::nullopt refuses.
+template <class A>
+concept Allocator = requires(const A ca, const Request& r, std::int32_t blocks_now, const LengthEstimate& est,
+                             const SchedulerView& v) {
+  { ca.admit(r, blocks_now, est, v) } -> std::same_as<std::optional<AdmissionGrant>>;
+};
+
+/// Reserver: admission headroom (vLLM v0's watermark, SGLang's new-token ratio, CacheOPT's
+/// global reserve) and the floor that growth of running requests must leave.
+/// can_admit(): may a request be admitted that takes `new_blocks` of available() blocks?
+template <class R>
+concept Reserver = requires(const R cr, const Request& r, std::int32_t new_blocks, const SchedulerView& v) {
+  { cr.can_admit(r, new_blocks, v) } -> std::same_as<bool>;
+  { cr.growth_floor(v) } -> std::convertible_to<std::int32_t>;
+};
+
+/// VictimSelector: which running request to preempt when `needy` cannot grow. Candidates are
+/// the running requests not yet scheduled this step (needy included), in admission order.
+/// nullptr = preempt nobody (needy waits for this step).
+template <class V>
+concept VictimSelector = requires(const V cv, std::span<Request* const> candidates, const Request& needy,
+                                  const SchedulerView& v) {
+  { cv.select(candidates, needy, v) } -> std::same_as<Request*>;
+};
+
+/// PreemptionModeChooser: swap or recompute for one victim (CacheOPT section 3.2.7). The
+/// scheduler falls back to recompute when the host pool has no room.
+template <class M>
+concept PreemptionModeChooser = requires(const M cm, const Request& victim, const SchedulerView& v) {
+  { cm.choose(victim, v) } -> std::same_as<PreemptionMode>;
+};
+
+/// QueuePolicy: order of waiting and running requests for this step. `reorders_waiting` = false lets
+/// the scheduler skip the copies (FCFS). head_of_line_blocking(): stop admitting at the
+/// first waiting request that does not fit (vLLM) instead of trying the next.
+template <class Q>
+concept QueuePolicy = requires(const Q cq, std::vector<Request*>& reqs, const SchedulerView& v) {
+  { Q::reorders_waiting } -> std::convertible_to<bool>;
+  { cq.order_waiting(reqs, v) } -> std::same_as<void>;
+  { cq.order_running(reqs, v) } -> std::same_as<void>;
+  { cq.head_of_line_blocking() } -> std::convertible_to<bool>;
+};
+
+/// DynamicChunker: the iteration's token budget and the chunk of each prefill. chunk()
+/// returns the tokens to compute now for a prefilling request with `uncomputed` tokens left
+/// (0 = not this step).
+template <class C>
+concept DynamicChunker = requires(const C cc, const Request& r, std::int32_t uncomputed, const SchedulerView& v) {
+  { cc.token_budget(v) } -> std::convertible_to<std::int32_t>;
+  { cc.chunk(r, uncomputed, v) } -> std::convertible_to<std::int32_t>;
+};
+
+/// BatchSelector: reorders or filters the admission candidates (already in queue order) to
+/// fill both the token budget and the free KV (AccelGen section 3.3.3).
+template <class B>
+concept BatchSelector = requires(const B cb, std::vector<Request*>& candidates, const SchedulerView& v) {
+  { B::reorders } -> std::convertible_to<bool>;
+  { cb.select(candidates, v) } -> std::same_as<void>;
+};
+
+/// Engine-structure switches that are not a single decision (vLLM v0 vs v1 loop shape).
+struct SchedulerOptions {
+  bool prefill_first_exclusive = false;        // vLLM v0: a step with new prefills runs no decodes
+  bool no_prefill_while_swapped = false;       // vLLM v0: admit nothing while any request is swapped out
+  bool no_admission_after_preemption = false;  // vLLM v1: admit nothing in a step that preempted
+};
+
+/// A preset bundles one value of each policy type plus SchedulerOptions.
+template <class P>
+concept PolicyBundle = requires(P p) {
+  requires Estimator<decltype(p.estimator)>;
+  requires Allocator<decltype(p.allocator)>;
+  requires Reserver<decltype(p.reserver)>;
+  requires VictimSelector<decltype(p.victim)>;
+  requires PreemptionModeChooser<decltype(p.mode)>;
+  requires QueuePolicy<decltype(p.queue)>;
+  requires DynamicChunker<decltype(p.chunker)>;
+  requires BatchSelector<decltype(p.batch)>;
+  { p.options } -> std::convertible_to<SchedulerOptions>;
+};
+
+}  // namespace kvsched

@@ -1,0 +1,61 @@
+// kvsched/presets/registry.hpp: presets by name, for run-time selection (simulator, server).
+#pragma once
+#include <functional>
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kvsched/presets/baselines.hpp"
+#include "kvsched/scheduler/scheduler_adapter.hpp"
+
+namespace kvsched {
+
+namespace detail {
+using SchedulerFactory = std::function<std::unique_ptr<AnyScheduler>(const EngineConfig&, const LatencyModel&)>;
+
+/// Builds a factory for preset P. EngineConfig.enable_prefix_caching is a global off switch:
+/// prefix caching runs only where the preset's engine has it on by default (P::prefix_caching).
+template <class P>
+SchedulerFactory factory(std::string name) {
+  return [name](const EngineConfig& engine, const LatencyModel& latency) -> std::unique_ptr<AnyScheduler> {
+    EngineConfig e = engine;
+    e.enable_prefix_caching = engine.enable_prefix_caching && P::prefix_caching;
+    return std::make_unique<SchedulerAdapter<P>>(name, e, latency);
+  };
+}
+
+/// Every preset, in the order reports list them.
+inline const std::vector<std::pair<std::string, SchedulerFactory>>& preset_table() {
+  static const std::vector<std::pair<std::string, SchedulerFactory>> table = {
+      {"vllm_v1", factory<presets::vllm_v1>("vllm_v1")},
+      {"vllm_v0", factory<presets::vllm_v0>("vllm_v0")},
+      {"sarathi", factory<presets::sarathi>("sarathi")},
+      {"trtllm_guaranteed_no_evict", factory<presets::trtllm_guaranteed_no_evict>("trtllm_guaranteed_no_evict")},
+      {"sglang", factory<presets::sglang>("sglang")},
+  };
+  return table;
+}
+}  // namespace detail
+
+/// Names of every preset, in report order.
+[[nodiscard]] inline std::vector<std::string> preset_names() {
+  std::vector<std::string> names;
+  for (const auto& [n, f] : detail::preset_table()) names.push_back(n);
+  return names;
+}
+
+/// Builds the preset `name`. Throws std::invalid_argument listing the known names when
+/// `name` is unknown, and for an impossible EngineConfig (see Scheduler's constructor).
+[[nodiscard]] inline std::unique_ptr<AnyScheduler> make_scheduler(std::string_view name, const EngineConfig& engine,
+                                                                  const LatencyModel& latency) {
+  for (const auto& [n, f] : detail::preset_table())
+    if (n == name) return f(engine, latency);
+  std::string known;
+  for (const auto& n : preset_names()) known += (known.empty() ? "" : ", ") + n;
+  throw std::invalid_argument("unknown policy '" + std::string(name) + "'; known: " + known);
+}
+
+}  // namespace kvsched

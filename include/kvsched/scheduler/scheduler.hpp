@@ -1,0 +1,415 @@
+// kvsched/scheduler/scheduler.hpp: the generic iteration-level (continuous batching)
+// scheduler. Policies are template parameters; see kvsched/policy/concepts.hpp.
+#pragma once
+#include <algorithm>
+#include <cstdint>
+#include <deque>
+#include <stdexcept>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "kvsched/core/block_manager.hpp"
+#include "kvsched/core/request.hpp"
+#include "kvsched/core/schedule_plan.hpp"
+#include "kvsched/latency/latency_model.hpp"
+#include "kvsched/policy/concepts.hpp"
+#include "kvsched/scheduler/engine_config.hpp"
+#include "kvsched/scheduler/scheduler_stats.hpp"
+#include "kvsched/scheduler/scheduler_view.hpp"
+
+namespace kvsched {
+
+/// Iteration-level scheduler over a policy bundle P (a preset from kvsched/presets/).
+///
+/// Per iteration the engine calls schedule(now), applies the plan's swap_out, swap_in and
+/// copy pairs, runs the forward pass over plan.scheduled, and reports on_step_done(). Time is
+/// passed in, never read from a clock, so runs are deterministic.
+///
+/// One step (design.md section 2, vLLM v1's loop shape unless options say otherwise):
+///   1. running requests, in the queue policy's order: each gets its prefill chunk or one
+///      decode token; when its blocks do not fit, victims are preempted (swap or recompute)
+///      until they do, or the victim is the request itself;
+///   2. swapped requests are swapped back in while blocks last;
+///   3. waiting requests are admitted in queue order while the token budget, max_num_seqs,
+///      the allocator and the reserver allow.
+/// Errors: add_request() throws std::invalid_argument for a bad spec; requests that can never
+/// run (prompt >= max_model_len) are rejected in the next plan with a reason. The constructor
+/// throws std::invalid_argument for an impossible config (max_model_len larger than the pool).
+template <PolicyBundle P>
+class Scheduler {
+ public:
+  Scheduler(const EngineConfig& engine, const LatencyModel& latency, P policies = {})
+      : engine_(validated(engine)), latency_(latency), p_(std::move(policies)),
+        blocks_(engine.block_size, engine.num_device_blocks, engine.num_host_blocks, engine.enable_prefix_caching) {}
+
+  [[nodiscard]] const EngineConfig& engine() const { return engine_; }
+  [[nodiscard]] const BlockManager& block_manager() const { return blocks_; }
+  [[nodiscard]] const SchedulerStats& stats() const { return stats_; }
+  [[nodiscard]] P& policies() { return p_; }
+  [[nodiscard]] const P& policies() const { return p_; }
+  [[nodiscard]] std::span<Request* const> running() const { return running_; }
+  [[nodiscard]] std::span<Request* const> waiting() const { return waiting_; }
+  [[nodiscard]] std::span<Request* const> swapped() const { return swapped_; }
+  [[nodiscard]] std::size_t num_unfinished() const { return running_.size() + waiting_.size() + swapped_.size(); }
+
+  /// Queues a new request (state waiting). Throws std::invalid_argument naming the field for
+  /// prompt_tokens < 1, max_tokens < 1 or a duplicate id. A prompt that can never run is
+  /// accepted and rejected, with a reason, in the next plan. max_tokens is clipped so that
+  /// prompt + max_tokens <= max_model_len (vLLM does the same).
+  void add_request(RequestSpec spec) {
+    const std::string where = "request " + std::to_string(spec.id) + ": ";
+    if (spec.prompt_tokens < 1) throw std::invalid_argument(where + "prompt_tokens must be >= 1, got " + std::to_string(spec.prompt_tokens));
+    if (spec.max_tokens < 1) throw std::invalid_argument(where + "max_tokens must be >= 1, got " + std::to_string(spec.max_tokens));
+    if (reqs_.count(spec.id)) throw std::invalid_argument(where + "duplicate request id");
+    note_arrival(spec.arrival_s);
+    auto [it, ok] = reqs_.emplace(spec.id, Request{});
+    Request& r = it->second;
+    r.spec = std::move(spec);
+    if (r.spec.prompt_tokens >= engine_.max_model_len) {
+      reject(r, "prompt of " + std::to_string(r.spec.prompt_tokens) + " tokens does not fit max_model_len " +
+                    std::to_string(engine_.max_model_len) + " with one output token");
+      return;
+    }
+    r.spec.max_tokens = std::min(r.spec.max_tokens, engine_.max_model_len - r.spec.prompt_tokens);
+    waiting_.push_back(&r);
+  }
+
+  /// Aborts a live request, freeing every block it holds. Throws std::out_of_range for an
+  /// unknown or already terminal id.
+  void abort(RequestId id) {
+    auto it = reqs_.find(id);
+    if (it == reqs_.end() || is_terminal(it->second.state))
+      throw std::out_of_range("abort: unknown or finished request " + std::to_string(id));
+    Request& r = it->second;
+    remove_from_queues(r);
+    release(r);
+    r.state = RequestState::kAborted;
+    terminal_.push_back(id);
+  }
+
+  /// Decides the next iteration at time now_s (s). See the class comment for the order.
+  [[nodiscard]] const SchedulePlan& schedule(double now_s) {
+    plan_ = SchedulePlan{};
+    plan_.now_s = now_s;
+    plan_.finished.swap(finished_pending_);
+    ++step_;
+    now_ = now_s;
+    preempted_this_step_ = false;
+    seqs_left_ = engine_.max_num_seqs;
+    budget_left_ = p_.chunker.token_budget(view());
+    if constexpr (requires { p_.reserver.begin_step(view()); }) p_.reserver.begin_step(view());
+
+    if (p_.options.prefill_first_exclusive) {
+      if (swapped_.empty() && schedule_waiting() > 0) return finish_plan();
+      schedule_running();
+      if (!preempted_this_step_) schedule_swapped();
+    } else {
+      schedule_running();
+      const bool may_admit = !(preempted_this_step_ && p_.options.no_admission_after_preemption);
+      if (may_admit) schedule_swapped();
+      if (may_admit && !(p_.options.no_prefill_while_swapped && !swapped_.empty())) schedule_waiting();
+    }
+    return finish_plan();
+  }
+
+  /// Reports the executed plan: advances each scheduled request, stamps sampled tokens at
+  /// result.now_s, finishes requests at EOS or max_tokens, and lets policies learn.
+  void on_step_done(const StepResult& result) {
+    if (!plan_.scheduled.empty()) max_iteration_s_ = std::max(max_iteration_s_, result.now_s - plan_.now_s);
+    for (const ScheduledRequest& s : plan_.scheduled) {
+      auto it = reqs_.find(s.id);
+      if (it == reqs_.end() || it->second.state != RequestState::kRunning) continue;  // aborted meanwhile
+      Request& r = it->second;
+      r.num_computed_tokens += s.num_tokens;
+      blocks_.commit_computed(r.spec, r.num_computed_tokens);
+      if (!s.samples_token) continue;
+      ++r.num_generated;
+      r.token_times_s.push_back(result.now_s);
+      r.last_token_s = result.now_s;
+      if (r.num_generated >= r.spec.max_tokens) finish(r);
+    }
+    for (const StepOutput& o : result.outputs) {
+      if (!o.eos) continue;
+      auto it = reqs_.find(o.id);
+      if (it != reqs_.end() && it->second.state == RequestState::kRunning && it->second.num_generated > 0) finish(it->second);
+    }
+    if constexpr (requires { p_.reserver.on_step_done(view()); }) p_.reserver.on_step_done(view());
+  }
+
+  /// Request by id (live, or terminal and not yet taken), nullptr if unknown.
+  [[nodiscard]] const Request* find(RequestId id) const {
+    auto it = reqs_.find(id);
+    return it == reqs_.end() ? nullptr : &it->second;
+  }
+
+  /// Moves out every request that became terminal since the last call, in the order they did.
+  [[nodiscard]] std::vector<Request> take_terminal() {
+    std::vector<Request> out;
+    out.reserve(terminal_.size());
+    for (RequestId id : terminal_) {
+      auto it = reqs_.find(id);
+      out.push_back(std::move(it->second));
+      reqs_.erase(it);
+    }
+    terminal_.clear();
+    return out;
+  }
+
+  /// Read-only state for policies and callers, valid until the next mutation.
+  [[nodiscard]] SchedulerView view() const {
+    SchedulerView v;
+    v.now_s = now_;
+    v.engine = &engine_;
+    v.blocks = &blocks_;
+    v.latency = &latency_;
+    v.running = running_;
+    v.waiting = waiting_;
+    v.swapped = swapped_;
+    v.arrival_rate_rps = arrival_rate();
+    v.max_iteration_s = max_iteration_s_;
+    v.token_budget_left = budget_left_;
+    return v;
+  }
+
+ private:
+  static const EngineConfig& validated(const EngineConfig& e) {
+    e.validate();
+    if (static_cast<std::int64_t>(e.max_model_len) > static_cast<std::int64_t>(e.num_device_blocks) * e.block_size)
+      throw std::invalid_argument("EngineConfig.max_model_len: " + std::to_string(e.max_model_len) +
+                                  " tokens exceed the KV cache of " + std::to_string(e.num_device_blocks) + " blocks x " +
+                                  std::to_string(e.block_size) + " tokens; one request could never fit");
+    return e;
+  }
+
+  // ---- step phases ---------------------------------------------------------------------
+  void schedule_running() {
+    order_buf_.assign(running_.begin(), running_.end());
+    p_.queue.order_running(order_buf_, view());
+    for (Request* r : order_buf_) {
+      if (r->state != RequestState::kRunning) continue;  // preempted earlier in this step
+      if (seqs_left_ == 0 || budget_left_ == 0) break;
+      const std::int32_t n = tokens_for(*r);
+      if (n <= 0) continue;
+      if (!grow_or_preempt(*r, n)) continue;
+      add_scheduled(*r, n);
+      if constexpr (requires { p_.reserver.top_up(*r, view(), blocks_); }) p_.reserver.top_up(*r, view(), blocks_);
+    }
+  }
+
+  void schedule_swapped() {
+    std::size_t i = 0;
+    for (; i < swapped_.size(); ++i) {
+      Request& r = *swapped_[i];
+      if (seqs_left_ == 0 || budget_left_ == 0) break;
+      const std::int32_t n = tokens_for(r);
+      if (n <= 0) break;
+      // Blocks back from the host plus any growth for this step's tokens.
+      const auto host = static_cast<std::int32_t>(blocks_.host_blocks(r.id()).size());
+      const auto need = std::max(host, static_cast<std::int32_t>(blocks_for_tokens(r.num_computed_tokens + n, blocks_.block_size())));
+      if (!p_.reserver.can_admit(r, need, view())) break;
+      const std::size_t before = plan_.swap_in.size();
+      if (!blocks_.swap_in(r.id(), plan_.swap_in, /*floor=*/need - host)) break;
+      stats_.swapped_in_blocks += static_cast<std::int64_t>(plan_.swap_in.size() - before);
+      r.state = RequestState::kRunning;
+      running_.push_back(&r);
+      if (blocks_.allocate_slots(r.id(), r.num_computed_tokens + n, r.num_computed_tokens, &plan_.copy)) add_scheduled(r, n);
+    }
+    swapped_.erase(swapped_.begin(), swapped_.begin() + static_cast<std::ptrdiff_t>(i));
+  }
+
+  /// Returns the number of requests admitted.
+  std::int32_t schedule_waiting() {
+    std::vector<Request*>* cands = &waiting_;
+    if constexpr (decltype(p_.queue)::reorders_waiting || decltype(p_.batch)::reorders) {
+      cand_buf_.assign(waiting_.begin(), waiting_.end());
+      p_.queue.order_waiting(cand_buf_, view());
+      p_.batch.select(cand_buf_, view());
+      cands = &cand_buf_;
+    }
+    std::int32_t admitted = 0, rejected = 0;
+    for (Request* w : *cands) {
+      if (seqs_left_ == 0 || budget_left_ == 0) break;
+      if (try_admit(*w)) {
+        ++admitted;
+        continue;
+      }
+      if (running_.empty() && swapped_.empty() && admitted == 0) {
+        // The pool is as free as it will ever be: this request can never be admitted.
+        reject(*w, "needs more KV cache than the policy can ever grant (" + std::to_string(w->num_tokens()) +
+                       " tokens, pool of " + std::to_string(blocks_.num_device_blocks()) + " blocks)");
+        ++rejected;
+        continue;
+      }
+      if (p_.queue.head_of_line_blocking()) break;
+    }
+    if (admitted + rejected > 0)
+      waiting_.erase(std::remove_if(waiting_.begin(), waiting_.end(),
+                                    [](const Request* r) { return r->state != RequestState::kWaiting && r->state != RequestState::kPreempted; }),
+                     waiting_.end());
+    return admitted;
+  }
+
+  // ---- admission -----------------------------------------------------------------------
+  bool try_admit(Request& w) {
+    const std::int32_t bs = blocks_.block_size();
+    const PrefixHit hit = blocks_.probe_prefix(w.spec, w.num_tokens());
+    const std::int32_t cached = hit.tokens(bs);
+    const std::int32_t n = p_.chunker.chunk(w, w.num_tokens() - cached, view());
+    if (n <= 0) return false;
+    const auto blocks_now = static_cast<std::int32_t>(blocks_for_tokens(cached + n, bs));
+    const LengthEstimate est = p_.estimator.estimate(w, view());
+    const std::optional<AdmissionGrant> grant = p_.allocator.admit(w, blocks_now, est, view());
+    if (!grant) return false;
+    // Blocks taken from available(): fresh blocks, cached hits that were free, and the rest
+    // of the reservation unless it is lent by a host.
+    const std::int32_t reserve_total = std::max(grant->reserve_blocks, blocks_now);
+    std::int32_t new_blocks = blocks_now - hit.blocks + hit.free_blocks;
+    if (!grant->host) new_blocks += reserve_total - blocks_now;
+    else new_blocks = std::max(0, new_blocks - grant->lent_blocks);
+    if (!p_.reserver.can_admit(w, new_blocks, view())) return false;
+    const std::int32_t got = blocks_.acquire_prefix(w.spec, w.num_tokens());
+    if (grant->host) blocks_.transfer_reservation(*grant->host, w.id(), grant->lent_blocks);
+    else if (!blocks_.set_reservation(w.id(), reserve_total))
+      throw std::logic_error("scheduler: reservation does not fit after can_admit");
+    if (!blocks_.allocate_slots(w.id(), cached + n, cached, &plan_.copy)) throw std::logic_error("scheduler: admission blocks do not fit");
+    if constexpr (requires { p_.allocator.on_admit(w, *grant, est, view()); }) p_.allocator.on_admit(w, *grant, est, view());
+    if constexpr (requires { p_.reserver.on_admit(w); }) p_.reserver.on_admit(w);
+    w.num_computed_tokens = got;
+    w.num_cached_prompt_tokens += got;
+    stats_.prefix_cache_hit_tokens += got;
+    w.state = RequestState::kRunning;
+    w.admitted_s = now_;
+    running_.push_back(&w);
+    add_scheduled(w, n);
+    return true;
+  }
+
+  // ---- growth and preemption -----------------------------------------------------------
+  /// Tokens to compute for a running request this step (0 = skip).
+  std::int32_t tokens_for(const Request& r) const {
+    if (!r.is_prefilling()) return 1;
+    return p_.chunker.chunk(r, r.num_uncomputed(), view());
+  }
+
+  /// Allocates r's blocks for n more tokens, preempting victims until they fit.
+  /// Returns false when r cannot run this step (preempted itself, or no victim).
+  bool grow_or_preempt(Request& r, std::int32_t n) {
+    const std::int32_t floor = p_.reserver.growth_floor(view());
+    while (!blocks_.allocate_slots(r.id(), r.num_computed_tokens + n, r.num_computed_tokens, &plan_.copy, floor)) {
+      victims_buf_.clear();
+      for (Request* c : running_)
+        if (c->sched_mark != step_) victims_buf_.push_back(c);
+      Request* v = p_.victim.select(victims_buf_, r, view());
+      if (!v) return false;
+      preempt(*v);
+      if (v == &r) return false;
+    }
+    return true;
+  }
+
+  void preempt(Request& v) {
+    PreemptionMode mode = p_.mode.choose(v, view());
+    if constexpr (requires { p_.reserver.on_preempt(v); }) p_.reserver.on_preempt(v);
+    if constexpr (requires { p_.allocator.on_release(v, blocks_); }) p_.allocator.on_release(v, blocks_);
+    std::erase(running_, &v);
+    const std::int32_t context = v.num_computed_tokens;
+    if (mode == PreemptionMode::kSwap) {
+      const std::size_t before = plan_.swap_out.size();
+      if (blocks_.swap_out(v.id(), plan_.swap_out)) {
+        stats_.swapped_out_blocks += static_cast<std::int64_t>(plan_.swap_out.size() - before);
+        ++stats_.preemptions_swap;
+        v.state = RequestState::kSwapped;
+        swapped_.push_back(&v);
+      } else {
+        mode = PreemptionMode::kRecompute;  // host pool full
+      }
+    }
+    if (mode == PreemptionMode::kRecompute) {
+      blocks_.free(v.id());
+      ++stats_.preemptions_recompute;
+      stats_.recomputed_tokens += context;
+      v.num_computed_tokens = 0;
+      v.state = RequestState::kPreempted;
+      waiting_.insert(waiting_.begin(), &v);
+    }
+    ++v.num_preemptions;
+    preempted_this_step_ = true;
+    plan_.preempted.push_back({v.id(), mode, context});
+  }
+
+  void add_scheduled(Request& r, std::int32_t n) {
+    const bool prefill = r.is_prefilling();
+    plan_.scheduled.push_back({r.id(), n, r.num_computed_tokens, prefill, r.num_computed_tokens + n == r.num_tokens()});
+    r.sched_mark = step_;
+    budget_left_ -= n;
+    --seqs_left_;
+  }
+
+  const SchedulePlan& finish_plan() {
+    plan_.rejected.swap(rejected_pending_);  // rejected since the last plan, this step included
+    rejected_pending_.clear();
+    if (!plan_.scheduled.empty()) ++stats_.iterations;
+    return plan_;
+  }
+
+  // ---- lifecycle -----------------------------------------------------------------------
+  void release(Request& r) {
+    if constexpr (requires { p_.allocator.on_release(r, blocks_); }) p_.allocator.on_release(r, blocks_);
+    blocks_.free(r.id());
+  }
+  void finish(Request& r) {
+    std::erase(running_, &r);
+    release(r);
+    r.state = RequestState::kFinished;
+    p_.estimator.observe(r);
+    finished_pending_.push_back(r.id());
+    terminal_.push_back(r.id());
+  }
+  void reject(Request& r, std::string reason) {
+    r.state = RequestState::kRejected;
+    r.reject_reason = reason;
+    ++stats_.rejected;
+    rejected_pending_.push_back({r.id(), std::move(reason)});
+    terminal_.push_back(r.id());
+  }
+  void remove_from_queues(Request& r) {
+    std::erase(running_, &r);
+    std::erase(waiting_, &r);
+    std::erase(swapped_, &r);
+  }
+
+  // Arrival rate over a sliding window of the last kRateWindow arrivals (ours).
+  static constexpr std::size_t kRateWindow = 64;
+  void note_arrival(double t) {
+    arrivals_.push_back(t);
+    if (arrivals_.size() > kRateWindow) arrivals_.pop_front();
+  }
+  [[nodiscard]] double arrival_rate() const {
+    if (arrivals_.size() < 2) return 0.0;
+    const double span = arrivals_.back() - arrivals_.front();
+    return span > 0 ? static_cast<double>(arrivals_.size() - 1) / span : 0.0;
+  }
+
+  EngineConfig engine_;
+  LatencyModel latency_;
+  P p_;
+  BlockManager blocks_;
+  SchedulerStats stats_;
+  std::unordered_map<RequestId, Request> reqs_;  // node-based: Request* stay valid
+  std::vector<Request*> running_, waiting_, swapped_;
+  std::vector<Request*> order_buf_, cand_buf_, victims_buf_;
+  std::vector<RequestId> terminal_, finished_pending_;
+  std::vector<Rejection> rejected_pending_;
+  std::deque<double> arrivals_;
+  SchedulePlan plan_;
+  std::uint64_t step_ = 0;
+  double now_ = 0.0;
+  double max_iteration_s_ = 0.0;
+  bool preempted_this_step_ = false;
+  std::int32_t seqs_left_ = 0;
+  std::int32_t budget_left_ = 0;
+};
+
+}  // namespace kvsched

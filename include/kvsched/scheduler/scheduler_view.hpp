@@ -1,0 +1,34 @@
+// kvsched/scheduler/scheduler_view.hpp: the read-only state every policy call receives.
+#pragma once
+#include <cstdint>
+#include <span>
+
+#include "kvsched/core/block_manager.hpp"
+#include "kvsched/core/request.hpp"
+#include "kvsched/latency/latency_model.hpp"
+#include "kvsched/scheduler/engine_config.hpp"
+
+namespace kvsched {
+
+/// Snapshot handed to policies during schedule() and on_step_done(). Spans stay valid for
+/// the duration of one policy call only.
+struct SchedulerView {
+  double now_s = 0.0;                         // current time (s)
+  const EngineConfig* engine = nullptr;       // limits
+  const BlockManager* blocks = nullptr;       // pools, tables, reservations
+  const LatencyModel* latency = nullptr;      // iteration / prefill / swap time predictor
+  std::span<Request* const> running;         // running requests, admission order
+  std::span<Request* const> waiting;         // waiting (new and recompute-preempted), queue order
+  std::span<Request* const> swapped;         // swapped out, swap order
+  double arrival_rate_rps = 0.0;              // sliding-window arrival rate (requests/s)
+  double max_iteration_s = 0.0;               // largest iteration time observed so far (s)
+  std::int32_t token_budget_left = 0;         // tokens still free in this iteration's forward
+};
+
+/// Output-length estimate of one request (CacheOPT section 3.2.1), in output tokens.
+struct LengthEstimate {
+  double point = 0.0;  // x_hat: expected total output tokens
+  double upper = 0.0;  // x_tilde: bound that holds with the estimator's target probability, <= max_tokens
+};
+
+}  // namespace kvsched
