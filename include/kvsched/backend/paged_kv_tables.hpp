@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "kvsched/backend/paged_kv.hpp"
+#include "kvsched/core/block_table_csr.hpp"
 #include "kvsched/core/types.hpp"
 
 namespace kvsched {
@@ -72,5 +73,11 @@ class PagedKvTables {
   std::vector<std::int32_t> last_page_len_;
   std::vector<std::int32_t> qo_indptr_{0};
 };
+
+/// View of a BlockManager::export_csr() result as the block tables paged attention reads.
+/// Requests without a block (length 0) must not be in an attention batch.
+[[nodiscard]] inline PagedKvIndex paged_kv_index(const CsrBlockTables& t) {
+  return {static_cast<std::int32_t>(t.batch_size()), t.block_size, t.indptr.data(), t.indices.data(), t.last_page_len.data()};
+}
 
 }  // namespace kvsched
