@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <span>
+#include <type_traits>
 
 #include <Eigen/Core>
 
@@ -34,28 +35,38 @@ void paged_attention_cpu(const KvPool& pool, std::int32_t layer, const Attention
   const std::int32_t D = L.head_dim, Hq = batch.num_qo_heads, G = Hq / L.num_kv_heads, bs = L.block_size;
   const float scale = batch.scale(D);
   const T* cache = pool.elements<T>().data();
-  Mat K, V, Qc, S, O;
+  Mat Qc, S, O, Kp, Vp;
+  const Eigen::OuterStride<> stride(L.token_stride);
+  // K (kv = 0) or V (kv = 1) rows [r0, r0 + cnt) of KV head h of request b, as fp32. fp32
+  // caches are read in place; fp16/bf16 blocks are converted into `buf` (one block, in cache).
+  auto page = [&](std::int32_t b, std::int32_t p, std::int32_t kv, std::int32_t h, std::int32_t cnt, Mat& buf) {
+    const BlockId blk = batch.kv.indices[batch.kv.indptr[b] + p];
+    const ConstMapT m(cache + L.offset(blk, layer, kv, 0, h), cnt, D, stride);
+    if constexpr (std::is_same_v<T, float>) {
+      return m;
+    } else {
+      buf = m.template cast<float>();
+      return Eigen::Map<const Mat, 0, Eigen::OuterStride<>>(buf.data(), cnt, D, Eigen::OuterStride<>(D));
+    }
+  };
   for (std::int32_t b = 0; b < batch.kv.batch_size; ++b) {
     const std::int32_t n = batch.kv.kv_len(b), m = batch.qo_len(b), q0 = batch.q_begin(b);
     for (std::int32_t h = 0; h < L.num_kv_heads; ++h) {
-      K.resize(n, D);
-      V.resize(n, D);
-      for (std::int32_t p = 0; p < batch.kv.num_pages(b); ++p) {
-        const std::int32_t r0 = p * bs, cnt = std::min(bs, n - r0);
-        const BlockId blk = batch.kv.indices[batch.kv.indptr[b] + p];
-        const Eigen::OuterStride<> stride(L.token_stride);
-        K.middleRows(r0, cnt) = ConstMapT(cache + L.offset(blk, layer, 0, 0, h), cnt, D, stride).template cast<float>();
-        V.middleRows(r0, cnt) = ConstMapT(cache + L.offset(blk, layer, 1, 0, h), cnt, D, stride).template cast<float>();
-      }
       for (std::int32_t j0 = 0; j0 < m; j0 += kCpuAttentionQueryChunk) {
         const std::int32_t j1 = std::min(m, j0 + kCpuAttentionQueryChunk);
         const std::int32_t kmax = n - m + j1;  // keys visible to the chunk's last query
+        const auto pages = static_cast<std::int32_t>(blocks_for_tokens(kmax, bs));
         Qc.resize((j1 - j0) * G, D);
         for (std::int32_t j = j0; j < j1; ++j) {
           const T* qrow = q.data() + (static_cast<std::int64_t>(q0 + j) * Hq + std::int64_t{h} * G) * D;
           Qc.middleRows((j - j0) * G, G) = ConstMapT(qrow, G, D, Eigen::OuterStride<>(D)).template cast<float>();
         }
-        S.noalias() = Qc * K.topRows(kmax).transpose();
+        // Scores block by block (no gather): S[:, page] = Qc K_page^T.
+        S.resize(Qc.rows(), kmax);
+        for (std::int32_t p = 0; p < pages; ++p) {
+          const std::int32_t cnt = std::min(bs, kmax - p * bs);
+          S.middleCols(p * bs, cnt).noalias() = Qc * page(b, p, 0, h, cnt, Kp).transpose();
+        }
         for (Eigen::Index r = 0; r < S.rows(); ++r) {
           const std::int32_t visible = n - m + j0 + static_cast<std::int32_t>(r / G) + 1;  // causal: keys 0..pos
           auto row = S.row(r);
@@ -64,7 +75,11 @@ void paged_attention_cpu(const KvPool& pool, std::int32_t layer, const Attention
           row.head(visible) /= row.head(visible).sum();
           row.tail(kmax - visible).setZero();
         }
-        O.noalias() = S * V.topRows(kmax);
+        O.setZero(Qc.rows(), D);
+        for (std::int32_t p = 0; p < pages; ++p) {
+          const std::int32_t cnt = std::min(bs, kmax - p * bs);
+          O.noalias() += S.middleCols(p * bs, cnt) * page(b, p, 1, h, cnt, Vp);
+        }
         for (std::int32_t j = j0; j < j1; ++j) {
           T* orow = out.data() + (static_cast<std::int64_t>(q0 + j) * Hq + std::int64_t{h} * G) * D;
           MapT(orow, G, D) = O.middleRows((j - j0) * G, G).template cast<T>();
