@@ -1,0 +1,45 @@
+// kvsched/policy/queue/slo_slack.hpp: SLO slack and criticality of a request (CacheOPT
+// section 3.2.5 of design.md). Shared by the slack queue, the CacheOPT allocator, the
+// proactive reserver and the SLO victim selector.
+#pragma once
+#include <cstdint>
+#include <limits>
+
+#include "kvsched/core/request.hpp"
+#include "kvsched/scheduler/scheduler_view.hpp"
+
+namespace kvsched {
+
+/// Deadline of a request's next output token (s, same clock as arrival_s):
+///   before its first token:  arrival_s + slo.ttft_s   (TTFT deadline)
+///   after it:                last_token_s + slo.tbt_s  (TBT deadline of the next gap)
+/// +infinity when that SLO is unset (<= 0). Static while the request waits, so a queue
+/// ordered by it stays ordered.
+[[nodiscard]] inline double next_token_deadline_s(const Request& r) {
+  constexpr double kNever = std::numeric_limits<double>::infinity();
+  if (r.num_generated == 0) return r.spec.slo.ttft_s > 0 ? r.spec.arrival_s + r.spec.slo.ttft_s : kNever;
+  return r.spec.slo.tbt_s > 0 ? r.last_token_s + r.spec.slo.tbt_s : kNever;
+}
+
+/// Slack of a request at `now_s` (s): time left before its next token misses its SLO
+/// (TTFT slack for a request without output yet, TBT slack after). Negative = already late.
+[[nodiscard]] inline double slack_s(const Request& r, double now_s) { return next_token_deadline_s(r) - now_s; }
+
+/// When a request counts as critical and what it gets (CacheOPT section 3.2.5).
+struct CriticalConfig {
+  bool enabled = true;             // false: no request is ever critical (ablation)
+  double kappa = 1.0;              // critical when slack <= kappa x largest iteration time seen
+  std::int32_t boost_tokens = 0;   // B: KV tokens a critical request is granted beyond its
+                                   // current length; 0 = one block (ours)
+
+  /// B in tokens for a pool of `block_size`-token blocks.
+  [[nodiscard]] std::int32_t boost(std::int32_t block_size) const { return boost_tokens > 0 ? boost_tokens : block_size; }
+};
+
+/// True when `r`'s slack is at most kappa x the largest iteration time observed so far
+/// (SchedulerView::max_iteration_s): its next token is due within one more iteration.
+[[nodiscard]] inline bool is_critical(const Request& r, const SchedulerView& v, const CriticalConfig& c) {
+  return c.enabled && slack_s(r, v.now_s) <= c.kappa * v.max_iteration_s;
+}
+
+}  // namespace kvsched
