@@ -94,7 +94,6 @@ class Scheduler {
     plan_ = SchedulePlan{};
     plan_.now_s = now_s;
     plan_.finished.swap(finished_pending_);
-    plan_.rejected.swap(rejected_pending_);
     ++step_;
     now_ = now_s;
     preempted_this_step_ = false;
@@ -217,7 +216,7 @@ class Scheduler {
     std::size_t i = 0;
     for (; i < swapped_.size(); ++i) {
       Request& r = *swapped_[i];
-      if (seqs_left_ == 0 || budget_left_ == 0) break;
+      if (seqs_left_ == 0 || budget_left_ == 0 || static_cast<std::int32_t>(running_.size()) >= engine_.max_num_seqs) break;
       const std::int32_t n = tokens_for(r);
       if (n <= 0) break;
       // Blocks back from the host plus any growth for this step's tokens.
@@ -243,17 +242,26 @@ class Scheduler {
       p_.batch.select(cand_buf_, view());
       cands = &cand_buf_;
     }
-    std::int32_t admitted = 0;
+    std::int32_t admitted = 0, rejected = 0;
     for (Request* w : *cands) {
       if (seqs_left_ == 0 || budget_left_ == 0) break;
-      if (!try_admit(*w)) {
-        if (p_.queue.head_of_line_blocking()) break;
+      if (static_cast<std::int32_t>(running_.size()) >= engine_.max_num_seqs) break;  // vLLM max_num_seqs caps running
+      if (try_admit(*w)) {
+        ++admitted;
         continue;
       }
-      ++admitted;
+      if (running_.empty() && swapped_.empty() && admitted == 0) {
+        // The pool is as free as it will ever be: this request can never be admitted.
+        reject(*w, "needs more KV cache than the policy can ever grant (" + std::to_string(w->num_tokens()) +
+                       " tokens, pool of " + std::to_string(blocks_.num_device_blocks()) + " blocks)");
+        ++rejected;
+        continue;
+      }
+      if (p_.queue.head_of_line_blocking()) break;
     }
-    if (admitted > 0)
-      waiting_.erase(std::remove_if(waiting_.begin(), waiting_.end(), [](const Request* r) { return r->state == RequestState::kRunning; }),
+    if (admitted + rejected > 0)
+      waiting_.erase(std::remove_if(waiting_.begin(), waiting_.end(),
+                                    [](const Request* r) { return r->state != RequestState::kWaiting && r->state != RequestState::kPreempted; }),
                      waiting_.end());
     return admitted;
   }
@@ -357,6 +365,8 @@ class Scheduler {
   }
 
   const SchedulePlan& finish_plan() {
+    plan_.rejected.swap(rejected_pending_);  // rejected since the last plan, this step included
+    rejected_pending_.clear();
     if (!plan_.scheduled.empty()) ++stats_.iterations;
     return plan_;
   }
