@@ -223,13 +223,36 @@ TEST_CASE("slack queue: returning requests by TBT slack, then new ones by TTFT s
     SlackQueue{}.order_waiting(w, v);
     CHECK(ids(w) == std::vector<RequestId>{0, 1, 2, 3, 4, 5});
   }
-  SECTION("running requests by next-token deadline, ties in admission order") {
+  SECTION("running requests: critical ones first by deadline, the rest in admission order") {
     std::vector<Request*> w{&rs[0], &rs[2], &rs[4], &rs[1]};
+    SlackQueue{}.order_running(w, v);  // now 1.0, max iteration 0: only 4 (due 0.9) is critical
+    CHECK(ids(w) == std::vector<RequestId>{4, 0, 2, 1});
+    v.max_iteration_s = 0.2;  // critical up to 1.2: 4 (0.9) and 2 (1.1)
+    w = {&rs[0], &rs[2], &rs[4], &rs[1]};
     SlackQueue{}.order_running(w, v);
+    CHECK(ids(w) == std::vector<RequestId>{4, 2, 0, 1});
+    w = {&rs[0], &rs[2], &rs[4], &rs[1]};
+    SlackQueue{{.full_running_sort = true}}.order_running(w, v);
     CHECK(ids(w) == std::vector<RequestId>{4, 2, 1, 0});
-    rs[2].last_token_s = 0.7;  // deadline 0.9, tie with 4: 2 came first
-    w = {&rs[2], &rs[4]};
-    SlackQueue{}.order_running(w, v);
-    CHECK(ids(w) == std::vector<RequestId>{2, 4});
+    // A tie (both due at 0.75): incoming order is kept.
+    for (std::size_t i : {2u, 4u}) {
+      rs[i].last_token_s = 0.5;
+      rs[i].spec.slo.tbt_s = 0.25;
+    }
+    for (const SlackQueue& sq : {SlackQueue{}, SlackQueue{{.full_running_sort = true}}}) {
+      w = {&rs[2], &rs[4]};
+      sq.order_running(w, v);
+      CHECK(ids(w) == std::vector<RequestId>{2, 4});
+      w = {&rs[4], &rs[2]};
+      sq.order_running(w, v);
+      CHECK(ids(w) == std::vector<RequestId>{4, 2});
+    }
+  }
+  SECTION("at most max_ordered + 1 are put in order") {
+    std::vector<Request*> w = q;
+    v.seqs_left = 10;
+    SlackQueue{{.max_ordered = 1}}.order_waiting(w, v);
+    CHECK(ids(w)[0] == 4);
+    CHECK(ids(w)[1] == 2);
   }
 }
