@@ -4,6 +4,7 @@
 
 #include "cacheopt_test_util.hpp"
 #include "kvsched/policy/allocator/embedding_allocator.hpp"
+#include "kvsched/policy/allocator/future_peak_allocator.hpp"
 #include "kvsched/policy/estimator/external_estimator.hpp"
 #include "kvsched/policy/estimator/oracle_estimator.hpp"
 #include "kvsched/policy/estimator/padded_estimator.hpp"
@@ -47,7 +48,8 @@ struct HostsFixture {
     g.spec.oracle_output_tokens = output;
     return g;
   }
-  std::optional<AdmissionGrant> admit(const EmbeddingAllocator& a, const Request& g) {
+  template <class A>
+  std::optional<AdmissionGrant> admit(const A& a, const Request& g) {
     const SchedulerView v = view();
     return a.admit(g, static_cast<std::int32_t>(blocks_for_tokens(g.spec.prompt_tokens, 16)), est.estimate(g, v), v);
   }
@@ -262,4 +264,79 @@ TEST_CASE("scenario: a guest that finishes first gives the host its blocks back"
   const test::RunResult res = test::run_fake_engine<embed_only>(s, specs, 0.02, 10000, check);
   CHECK(c_done == 20);
   REQUIRE(res.finished.size() == 3);
+}
+
+TEST_CASE("future KV curve: peak of running requests, and with one more", "[cacheopt][future_peak]") {
+  // Blocks of 10 tokens. A holds 20 tokens and finishes after 3 iterations, B 50 and 1.
+  FutureKvCurve c;
+  c.reset(10);
+  c.add(20, 3);
+  c.add(50, 1);
+  c.build();
+  // U(0) = (20 + 50) / 10 + 2 x 0.5 = 8; U(1) = 21 / 10 + 0.5 = 2.6; U(2) = 2.7; U(3) = 0.
+  CHECK_THAT(c.at(0), Catch::Matchers::WithinAbs(8.0, 1e-12));
+  CHECK_THAT(c.at(1), Catch::Matchers::WithinAbs(2.6, 1e-12));
+  CHECK_THAT(c.at(2), Catch::Matchers::WithinAbs(2.7, 1e-12));
+  CHECK(c.at(3) == 0.0);
+  CHECK_THAT(c.peak(), Catch::Matchers::WithinAbs(8.0, 1e-12));
+  // C: 30 tokens, 5 iterations: peak at t = 0: 100 tokens -> 10 + 1.5.
+  CHECK_THAT(c.peak_with(30, 5), Catch::Matchers::WithinAbs(11.5, 1e-12));
+  // D: 10 tokens, 1 iteration: 80 tokens at t = 0 -> 8 + 1.5.
+  CHECK_THAT(c.peak_with(10, 1), Catch::Matchers::WithinAbs(9.5, 1e-12));
+  // E: 0 tokens now, 40 iterations: the peak moves to its end, t = 39: 39 / 10 + 0.5.
+  CHECK_THAT(c.peak_with(0, 40), Catch::Matchers::WithinAbs(8.5, 1e-12));  // t = 0 still: 7 + 1 + 0.5
+  CHECK_THAT(c.peak_with(50, 40), Catch::Matchers::WithinAbs(13.5, 1e-12));  // t = 0: 120 tokens -> 12 + 1.5
+  // Brute force agrees on a random-ish curve, with ties in finish times.
+  FutureKvCurve r;
+  r.reset(16);
+  const std::int64_t cur[] = {100, 5, 700, 33, 250, 16, 90};
+  const std::int64_t rem[] = {7, 3, 12, 7, 1, 30, 12};
+  for (int i = 0; i < 7; ++i) r.add(cur[i], rem[i]);
+  r.build();
+  auto brute = [&](std::int64_t c_cur, std::int64_t c_rem) {
+    double best = 0;
+    for (std::int64_t t = 0; t < 100; ++t) {
+      double u = 0;
+      for (int i = 0; i < 7; ++i)
+        if (rem[i] > t) u += static_cast<double>(cur[i] + t) / 16.0 + 0.5;
+      if (c_rem > t) u += static_cast<double>(c_cur + t) / 16.0 + 0.5;
+      best = std::max(best, u);
+    }
+    return best;
+  };
+  CHECK_THAT(r.peak(), Catch::Matchers::WithinAbs(brute(0, 0), 1e-9));
+  for (std::int64_t cr : {1, 2, 6, 7, 8, 12, 13, 29, 30, 31, 60})
+    for (std::int64_t cc : {0, 40, 500}) {
+      INFO("candidate " << cc << " tokens, " << cr << " iterations");
+      CHECK_THAT(r.peak_with(cc, cr), Catch::Matchers::WithinAbs(brute(cc, cr), 1e-9));
+    }
+  r.insert(300, 8);  // an admitted request joins: same as building from scratch
+  FutureKvCurve s;
+  s.reset(16);
+  for (int i = 0; i < 7; ++i) s.add(cur[i], rem[i]);
+  s.add(300, 8);
+  s.build();
+  CHECK_THAT(r.peak(), Catch::Matchers::WithinAbs(s.peak(), 1e-9));
+  CHECK_THAT(r.peak_with(40, 20), Catch::Matchers::WithinAbs(s.peak_with(40, 20), 1e-9));
+}
+
+TEST_CASE("future-peak allocator admits exactly while the predicted peak fits", "[cacheopt][future_peak]") {
+  HostsFixture f;  // 3 running requests of 32 tokens, true length 200 (1 generated): 199 to go
+  const FuturePeakAllocator a({.critical = {.enabled = false}, .reserve = {.enabled = false}});
+  // Running alone: peak at t = 198: 3 x (230 / 16 + 0.5) = 44.625 blocks.
+  CHECK_THAT(a.running_peak(f.view()), Catch::Matchers::WithinAbs(3 * (230.0 / 16 + 0.5), 1e-9));
+  // Pool of 100 blocks. A guest of 40 + 200 tokens peaks at t = 198 too:
+  // 44.625 + (40 + 198) / 16 + 0.5 = 60.0 -> fits.
+  CHECK(f.admit(a, HostsFixture::guest(40, 200)));
+  // 40 + 1000: peaks at its own end (t = 999, hosts gone): 1039 / 16 + 0.5 = 65.44 -> fits.
+  CHECK(f.admit(a, HostsFixture::guest(40, 1000)));
+  // 40 + 1600: 1639 / 16 + 0.5 = 102.9 > 100 -> refused.
+  CHECK_FALSE(f.admit(a, HostsFixture::guest(40, 1600)));
+  // A prompt of 1000 tokens, 10 outputs: t = 0..9 with the hosts: 3 x (41/16 + 0.5) + 1009/16 + 0.5 = 72.7 -> fits.
+  CHECK(f.admit(a, HostsFixture::guest(1000, 10)));
+  // G = 30 blocks leaves 70: refused.
+  const FuturePeakAllocator g({.critical = {.enabled = false}, .reserve = {.fraction = 0.3}});
+  CHECK_FALSE(f.admit(g, HostsFixture::guest(1000, 10)));
+  // The grant takes only this step's blocks: nothing is reserved ahead.
+  CHECK(f.admit(a, HostsFixture::guest(40, 200))->reserve_blocks == 3);
 }

@@ -182,6 +182,8 @@ TEST_CASE("slack queue: returning requests by TBT slack, then new ones by TTFT s
     rs[i].spec.arrival_s = arrival;
     rs[i].spec.slo = {ttft, tbt};
     rs[i].num_generated = generated;
+    rs[i].spec.prompt_tokens = 10;
+    if (generated > 0) rs[i].num_computed_tokens = rs[i].num_tokens() - 1;  // decoding
     rs[i].last_token_s = last;
   };
   set(0, 0.0, 2.0, 0, -1, 0.1);   // new, deadline 2.0
@@ -227,10 +229,10 @@ TEST_CASE("slack queue: returning requests by TBT slack, then new ones by TTFT s
     std::vector<Request*> w{&rs[0], &rs[2], &rs[4], &rs[1]};
     SlackQueue{}.order_running(w, v);  // now 1.0, max iteration 0: only 4 (due 0.9) is critical
     CHECK(ids(w) == std::vector<RequestId>{4, 0, 2, 1});
-    v.max_iteration_s = 0.2;  // critical up to 1.2: 4 (0.9) and 2 (1.1)
-    w = {&rs[0], &rs[2], &rs[4], &rs[1]};
+    v.max_iteration_s = 0.2;  // critical up to 1.2: decodes 4 (0.9) and 2 (1.1); 3 (1.2) is prefilling
+    w = {&rs[0], &rs[2], &rs[3], &rs[4], &rs[1]};
     SlackQueue{}.order_running(w, v);
-    CHECK(ids(w) == std::vector<RequestId>{4, 2, 0, 1});
+    CHECK(ids(w) == std::vector<RequestId>{4, 2, 0, 3, 1});
     w = {&rs[0], &rs[2], &rs[4], &rs[1]};
     SlackQueue{{.full_running_sort = true}}.order_running(w, v);
     CHECK(ids(w) == std::vector<RequestId>{4, 2, 1, 0});

@@ -15,7 +15,7 @@ struct SlackQueueConfig {
                                 // vLLM also puts preempted requests back at the front)
   bool hol_blocking = true;     // stop admitting at the first request that does not fit (ours:
                                 // keeps the most urgent from starving behind smaller ones)
-  bool order_running = true;    // running requests: critical ones first (false: admission order)
+  bool order_running = true;    // running requests: critical decodes first (false: admission order)
   bool full_running_sort = false;  // running requests fully sorted by slack (O(n log n) a step) (ours)
   double kappa = 1.0;           // critical: slack <= kappa x largest iteration time (slo_slack.hpp)
   std::int32_t max_ordered = 64;  // put at most this many + 1 waiting requests in order per step,
@@ -24,9 +24,10 @@ struct SlackQueueConfig {
 
 /// Queue policy of CacheOPT. Waiting requests: returning ones (preempted after producing
 /// output) by TBT slack, then new ones by TTFT slack (slo_slack.hpp). Running requests:
-/// critical ones (slack <= kappa x largest iteration time) first, by slack, the rest in
-/// admission order (ours: O(n) a step; full_running_sort sorts them all), so the most urgent
-/// grow first and the least urgent are left as preemption candidates.
+/// critical decodes (slack <= kappa x largest iteration time) first, by slack, the rest in
+/// admission order (ours: O(n) a step, and prefill chunks never jump ahead of decodes, since a
+/// chunk takes the token budget; full_running_sort sorts them all by slack), so the most
+/// urgent grow first and the least urgent are left as preemption candidates.
 /// Slack = deadline - now with a deadline fixed while a request waits, so sorting by deadline
 /// (ties: queue position) is sorting by slack.
 /// Inside Scheduler the waiting queue is kept in waiting_key() order as requests enter it
@@ -84,12 +85,13 @@ class SlackQueue {
       reorder(run_buf_, reqs, reqs.size(), [](const Request& r) { return Key{0, next_token_deadline_s(r), 0}; });
       return;
     }
-    // Critical requests to the front, by deadline; the others keep admission order.
+    // Critical decodes to the front, by deadline; the others keep admission order. A prefill
+    // chunk never jumps ahead: it would take the token budget and stall every decode behind it.
     const double horizon = v.now_s + config.kappa * v.max_iteration_s;
     run_buf_.clear();
     std::size_t keep = 0;
     for (Request* r : reqs) {
-      const double d = next_token_deadline_s(*r);
+      const double d = r->is_prefilling() ? horizon + 1.0 : next_token_deadline_s(*r);
       if (d <= horizon) run_buf_.push_back({Key{0, d, static_cast<std::uint32_t>(run_buf_.size())}, r});
       else reqs[keep++] = r;
     }
