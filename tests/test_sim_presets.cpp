@@ -30,6 +30,11 @@ SimRequests conv_slice(std::size_t n, double rate_scale) {
                                              TraceFormat::kAuto),
                         o);
 }
+SimOptions sim_options(std::int32_t block_size) {
+  SimOptions o;
+  o.block_size = block_size;
+  return o;
+}
 void check_invariants(const SimResult& r, const SimRequests& reqs) {
   REQUIRE(r.outcomes.size() == reqs.num_requests());
   CHECK(r.num_stuck == 0);
@@ -56,21 +61,23 @@ TEST_CASE("every preset serves a slice of Azure conv under KV pressure") {
   std::int64_t preemptions = 0;
   for (const auto& name : preset_names()) {
     auto s1 = make_scheduler(name, e, llama2_a100());
-    const SimResult r = simulate(*s1, reqs, llama2_a100(), {.block_size = e.block_size});
+    const SimResult r = simulate(*s1, reqs, llama2_a100(), sim_options(e.block_size));
     check_invariants(r, reqs);
     preemptions += r.stats.preemptions_recompute + r.stats.preemptions_swap;
     REQUIRE(r.kv_timeline.size() == static_cast<std::size_t>(r.iterations));
     CHECK(r.num_device_blocks == 600);
     std::int32_t used_max = 0;
+    double dt_min = 1.0;
     for (const auto& k : r.kv_timeline) {
-      CHECK(k.used_blocks <= 600);
-      CHECK(k.dt_s > 0.0);
       used_max = std::max(used_max, k.used_blocks);
+      dt_min = std::min(dt_min, k.dt_s);
     }
+    CHECK(used_max <= 600);
     CHECK(used_max > 300);  // the pool is contended
+    CHECK(dt_min > 0.0);
     CHECK(compute_metrics(r.outcomes).num_finished > 200);
     auto s2 = make_scheduler(name, e, llama2_a100());
-    const SimResult again = simulate(*s2, reqs, llama2_a100(), {.block_size = e.block_size});
+    const SimResult again = simulate(*s2, reqs, llama2_a100(), sim_options(e.block_size));
     CHECK(run_to_json(r, reqs, false) == run_to_json(again, reqs, false));
   }
   CHECK(preemptions > 0);
@@ -88,7 +95,7 @@ TEST_CASE("Mooncake prefix ids reach the prefix cache") {
   e.max_model_len = 8192;
   e.max_num_batched_tokens = 8192;
   auto s = make_scheduler("vllm_v1", e, llama2_a100());
-  const SimResult r = simulate(*s, reqs, llama2_a100(), {.block_size = e.block_size});
+  const SimResult r = simulate(*s, reqs, llama2_a100(), sim_options(e.block_size));
   check_invariants(r, reqs);
   CHECK(r.stats.prefix_cache_hit_tokens > 0);
 }
