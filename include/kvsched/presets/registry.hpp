@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "kvsched/presets/accelgen.hpp"
 #include "kvsched/presets/baselines.hpp"
 #include "kvsched/scheduler/scheduler_adapter.hpp"
 
@@ -35,6 +36,9 @@ inline const std::vector<std::pair<std::string, SchedulerFactory>>& preset_table
       {"sarathi", factory<presets::sarathi>("sarathi")},
       {"trtllm_guaranteed_no_evict", factory<presets::trtllm_guaranteed_no_evict>("trtllm_guaranteed_no_evict")},
       {"sglang", factory<presets::sglang>("sglang")},
+      {"sarathi_2048", factory<presets::sarathi_2048>("sarathi_2048")},
+      {"accelgen", factory<presets::accelgen>("accelgen")},
+      {"accelgen_oracle", factory<presets::accelgen_oracle>("accelgen_oracle")},
   };
   return table;
 }

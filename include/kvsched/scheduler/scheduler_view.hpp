@@ -23,6 +23,10 @@ struct SchedulerView {
   double arrival_rate_rps = 0.0;              // sliding-window arrival rate (requests/s)
   double max_iteration_s = 0.0;               // largest iteration time observed so far (s)
   std::int32_t token_budget_left = 0;         // tokens still free in this iteration's forward
+  /// This step's admission candidates, in queue order, when the queue policy keeps them
+  /// incrementally (the optional `candidates` hook, e.g. SloSlackQueue); empty otherwise.
+  /// Produced at the start of the step, before the token budget is computed.
+  std::span<Request* const> candidates;
 };
 
 /// Output-length estimate of one request (CacheOPT section 3.2.1), in output tokens.
