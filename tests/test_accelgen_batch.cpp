@@ -25,10 +25,11 @@ struct Use {
 
 /// Resources used when requests are admitted in `order` while each fits whole in both
 /// residuals (what the admission loop does with whole prompts).
-Use admit_whole(const MultiResourceBatch& b, const std::vector<Request*>& order, std::int64_t f0, std::int64_t k0) {
+Use admit_whole(const MultiResourceBatch& b, const SchedulerView& v, const std::vector<Request*>& order, std::int64_t f0,
+                std::int64_t k0) {
   Use u;
   for (const Request* r : order) {
-    const auto d = b.demand(*r, 16);
+    const auto d = b.demand(*r, v);
     if (u.tokens + d.compute_tokens > f0 || u.blocks + d.kv_blocks > k0) continue;
     u.tokens += d.compute_tokens;
     u.blocks += d.kv_blocks;
@@ -37,9 +38,9 @@ Use admit_whole(const MultiResourceBatch& b, const std::vector<Request*>& order,
 }
 
 /// Greedy baselines: anchor first, then the largest compute (or KV) demand first.
-std::vector<Request*> greedy(const MultiResourceBatch& b, std::vector<Request*> c, bool by_kv) {
+std::vector<Request*> greedy(const MultiResourceBatch& b, const SchedulerView& v, std::vector<Request*> c, bool by_kv) {
   std::stable_sort(c.begin() + 1, c.end(), [&](const Request* x, const Request* y) {
-    const auto dx = b.demand(*x, 16), dy = b.demand(*y, 16);
+    const auto dx = b.demand(*x, v), dy = b.demand(*y, v);
     return by_kv ? dx.kv_blocks > dy.kv_blocks : dx.compute_tokens > dy.compute_tokens;
   });
   return c;
@@ -47,12 +48,13 @@ std::vector<Request*> greedy(const MultiResourceBatch& b, std::vector<Request*> 
 
 /// A fixture with F0 = 1000 tokens of budget and K0 = 200 free blocks (16 tokens each); one
 /// running decode (so that KV-infeasible candidates may be dropped) whose growth is ignored.
+/// Hand-built views bind no estimator: the expected output is max_tokens, which spec() sets to
+/// the true length.
 struct Case {
   ViewFixture f{kvsched::testing::engine(201)};
   MultiResourceBatch b;
   Case() {
     b.config.subtract_running_growth = false;
-    b.config.use_oracle_lengths = true;
     f.add(spec(99, 8, 2, 1.0, 0.1), RequestState::kRunning, 8, 1, 0.0);
     REQUIRE(f.blocks.allocate_slots(99, 9));  // 1 block held: 200 available
   }
@@ -68,13 +70,12 @@ struct Case {
 TEST_CASE("multi-resource batch: demand and free KV") {
   Case c;
   Request& r = c.cand(1, 480, 1121);  // 480 + 1121 - 1 = 1600 tokens = 100 blocks
-  CHECK(c.b.demand(r, 16).compute_tokens == 480);
-  CHECK(c.b.demand(r, 16).kv_blocks == 100);
+  CHECK(c.b.demand(r, c.f.view()).compute_tokens == 480);
+  CHECK(c.b.demand(r, c.f.view()).kv_blocks == 100);
   CHECK(c.b.free_kv_blocks(c.f.view(0.0, 1000)) == 200);
   c.b.config.subtract_running_growth = true;  // the decode ends at 8 + 2 - 1 = 9 tokens: 1 block, held
   CHECK(c.b.free_kv_blocks(c.f.view(0.0, 1000)) == 200);
-  c.b.config.use_oracle_lengths = false;  // no prediction: default 512 -> 8 + 512 - 1 tokens = 33 blocks, capped by max_tokens 2
-  CHECK(c.b.expected_output(*c.f.running[0]) == 2);
+  CHECK(c.b.expected_output(*c.f.running[0], c.f.view()) == 2);
 }
 
 TEST_CASE("multi-resource batch: beats compute-only greedy") {
@@ -94,8 +95,8 @@ TEST_CASE("multi-resource batch: beats compute-only greedy") {
   // X, then C and B (C points closer to the residual's direction) fill both resources; A no
   // longer fits the KV and is dropped.
   CHECK(ids(sel) == std::vector<RequestId>{1, 4, 3});
-  const Use mine = admit_whole(c.b, sel, 1000, 200);
-  const Use comp = admit_whole(c.b, greedy(c.b, before, false), 1000, 200);
+  const Use mine = admit_whole(c.b, c.f.view(), sel, 1000, 200);
+  const Use comp = admit_whole(c.b, c.f.view(), greedy(c.b, c.f.view(), before, false), 1000, 200);
   CHECK(mine.tokens == 968);
   CHECK(mine.blocks == 200);
   CHECK(comp.tokens == 908);
@@ -118,8 +119,8 @@ TEST_CASE("multi-resource batch: beats KV-only greedy") {
   std::vector<Request*> sel = c.f.cands;
   c.b.select(sel, c.f.view(0.0, 1000));
   CHECK(ids(sel) == std::vector<RequestId>{1, 4, 3});
-  const Use mine = admit_whole(c.b, sel, 1000, 200);
-  const Use kv = admit_whole(c.b, greedy(c.b, before, true), 1000, 200);
+  const Use mine = admit_whole(c.b, c.f.view(), sel, 1000, 200);
+  const Use kv = admit_whole(c.b, c.f.view(), greedy(c.b, c.f.view(), before, true), 1000, 200);
   CHECK(mine.tokens == 968);
   CHECK(kv.tokens == 108);
   CHECK(kv.blocks == 200);

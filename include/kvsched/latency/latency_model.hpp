@@ -10,24 +10,43 @@
 
 namespace kvsched {
 
-/// Coefficients of the iteration-time model, all times in seconds.
-///   t(batch) = cpu_overhead_s
-///            + linear(F)                                   F = total tokens in the forward
+/// Coefficients of the iteration-time model, all times in seconds, all layers summed.
+///   t(batch) = cpu_overhead_s + cpu_overhead_s_per_seq * num_seqs
+///            + linear(F)                                      F = total tokens in the forward
+///            + prefill_attn_s_per_chunk * num_prefills + prefill_attn_s_per_token * prefill tokens
 ///            + prefill_attn_s_per_pair * sum_chunks c (p + (c+1)/2)
+///            + prefill_attn_s_per_sq_token * sum_chunks c^2
+///            + [num_decodes > 0] decode_attn_base_s
 ///            + decode_attn_s_per_seq * num_decodes + decode_attn_s_per_ctx_token * decode context
 ///   linear(F) = linear_base_s + linear_s_per_token * max(F, pivot_tokens)  (0 when F == 0):
 ///   flat up to the pivot size where the GPU saturates, then linear (AccelGen section 3.1).
+/// Terms added to the first interface because the measured profiles need them
+/// (latency/profile_fit.hpp, docs/latency_model.md); all default to 0, so a JSON file or a
+/// caller that sets only the original fields gets the original model:
+///  - cpu_overhead_s_per_seq: Vidur's cpu_overheads.csv grows linearly with batch size
+///    (1.2 ms at 8 requests, 6.2 ms at 128 for Llama-2-7B on A100).
+///  - prefill_attn_s_per_chunk / _per_token / _per_sq_token: in the Vidur attention profile a
+///    chunk's own causal c x c block costs about as much per pair as its context pairs (the
+///    kernel gains little from causal masking), and short chunks have a fixed cost; a fit on
+///    [1, pairs] leaves 19% held-out error, one on [1, c, pairs, c^2] 5.8%.
+///  - decode_attn_base_s: a decode attention kernel costs ~13 us per layer even for one short
+///    sequence (launch bound), paid once per iteration that has decodes.
 struct LatencyCoeffs {
-  double cpu_overhead_s = 0.0;               // per-iteration scheduling/launch overhead
+  double cpu_overhead_s = 0.0;               // per-iteration scheduling/launch/sampling overhead
   double linear_base_s = 0.0;                // linear-op time intercept (all layers)
   double linear_s_per_token = 0.0;           // linear-op time per token above the pivot
   double pivot_tokens = 0.0;                 // forward size where linear ops stop being flat (tokens)
-  double prefill_attn_s_per_pair = 0.0;      // prefill attention per (query, key) pair, all layers
-  double decode_attn_s_per_seq = 0.0;        // decode attention fixed cost per sequence
+  double prefill_attn_s_per_pair = 0.0;      // prefill attention per causal (query, key) pair
+  double decode_attn_s_per_seq = 0.0;        // decode attention cost per sequence
   double decode_attn_s_per_ctx_token = 0.0;  // decode attention per context token read
   double swap_latency_s = 0.0;               // fixed cost of one host<->device transfer call
   double swap_bytes_per_s = 1.0;             // host link bandwidth (bytes/s) for one direction
   std::int64_t kv_bytes_per_token = 0;       // 2 x layers x kv_heads x head_dim x dtype bytes
+  double cpu_overhead_s_per_seq = 0.0;       // CPU overhead per request in the batch
+  double prefill_attn_s_per_chunk = 0.0;     // prefill attention fixed cost per chunk
+  double prefill_attn_s_per_token = 0.0;     // prefill attention per chunk token
+  double prefill_attn_s_per_sq_token = 0.0;  // prefill attention per c^2 of each chunk (added to per-pair)
+  double decode_attn_base_s = 0.0;           // decode attention fixed cost per iteration with decodes
 };
 
 /// Iteration-time predictor over LatencyCoeffs. Cheap (a handful of flops): policies may call
@@ -47,9 +66,23 @@ class LatencyModel {
   /// Predicted time of one iteration with the given shape (s). An empty batch costs 0.
   [[nodiscard]] double iteration_s(const BatchShape& b) const {
     if (b.total_tokens() == 0) return 0.0;
-    return c_.cpu_overhead_s + linear_s(static_cast<double>(b.total_tokens())) +
-           c_.prefill_attn_s_per_pair * b.prefill_attn_pairs +
-           c_.decode_attn_s_per_seq * b.num_decodes +
+    return cpu_s(b) + linear_s(static_cast<double>(b.total_tokens())) + prefill_attn_s(b) + decode_attn_s(b);
+  }
+  /// CPU overhead of an iteration with the given shape (s); 0 for an empty batch.
+  [[nodiscard]] double cpu_s(const BatchShape& b) const {
+    if (b.total_tokens() == 0) return 0.0;
+    return c_.cpu_overhead_s + c_.cpu_overhead_s_per_seq * b.num_seqs();
+  }
+  /// Prefill attention time of the batch's prefill chunks (s).
+  [[nodiscard]] double prefill_attn_s(const BatchShape& b) const {
+    return c_.prefill_attn_s_per_chunk * b.num_prefills +
+           c_.prefill_attn_s_per_token * static_cast<double>(b.prefill_tokens) +
+           c_.prefill_attn_s_per_pair * b.prefill_attn_pairs + c_.prefill_attn_s_per_sq_token * b.prefill_sq_tokens;
+  }
+  /// Decode attention time of the batch's decodes (s).
+  [[nodiscard]] double decode_attn_s(const BatchShape& b) const {
+    if (b.num_decodes == 0) return 0.0;
+    return c_.decode_attn_base_s + c_.decode_attn_s_per_seq * b.num_decodes +
            c_.decode_attn_s_per_ctx_token * static_cast<double>(b.decode_context_tokens);
   }
   /// Time to prefill `tokens` tokens after `context` cached ones, alone in one iteration (s).

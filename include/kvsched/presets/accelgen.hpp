@@ -4,7 +4,9 @@
 #include "kvsched/policy/batch/multi_resource_batch.hpp"
 #include "kvsched/policy/chunker/slo_dynamic_chunker.hpp"
 #include "kvsched/policy/concepts.hpp"
-#include "kvsched/policy/estimator/max_tokens_estimator.hpp"
+#include "kvsched/policy/estimator/history_estimator.hpp"
+#include "kvsched/policy/estimator/oracle_estimator.hpp"
+#include "kvsched/policy/estimator/padded_estimator.hpp"
 #include "kvsched/policy/mode/fixed_mode.hpp"
 #include "kvsched/policy/queue/slo_slack_queue.hpp"
 #include "kvsched/policy/reserver/watermark_reserver.hpp"
@@ -18,11 +20,13 @@ namespace kvsched::presets {
 /// selection (MultiResourceBatch). The paper leaves KV allocation and preemption to the
 /// engine it is built on, so these are vLLM v1's: blocks on demand, no admission headroom,
 /// preempt the most recently admitted running request by recompute, prefix caching on.
-/// Output lengths for the KV demand: predicted_output_tokens if the caller gives one, else
-/// MultiResourceBatchConfig::default_output_tokens (ours).
-struct accelgen {
+/// Output lengths for the KV demand: the point estimate of CacheOPT's model-free history
+/// estimator (online conditional medians by prompt bucket and class; no padding), kvsched's
+/// stand-in for the paper's length predictor.
+template <class PointEst>
+struct accelgen_of {
   static constexpr bool prefix_caching = true;
-  MaxTokensEstimator estimator{};
+  PaddedEstimator<PointEst> estimator{PointEst{}, HoeffdingPadding({.enabled = false})};
   OnDemandAllocator allocator{};
   WatermarkReserver reserver{0.0};
   LastAdmittedVictim victim{};
@@ -33,13 +37,13 @@ struct accelgen {
   SchedulerOptions options{.no_admission_after_preemption = true};
 };
 
+struct accelgen : accelgen_of<HistoryEstimator> {};
+
 /// AccelGen's Oracle (design.md section 3.3.4): the same policies with true output lengths
-/// (RequestSpec::oracle_output_tokens, set by the simulator) in the KV demand. Iteration
-/// times are exact whenever the policies' LatencyModel is the one the engine (simulator)
-/// runs on, which is how kvsched-sim uses it.
-struct accelgen_oracle : accelgen {
-  accelgen_oracle() { batch.config.use_oracle_lengths = true; }
-};
+/// (OracleEstimator: RequestSpec::oracle_output_tokens, set by the simulator) in the KV
+/// demand. Iteration times are exact whenever the policies' LatencyModel is the one the engine
+/// (simulator) runs on, which is how kvsched-sim uses it.
+struct accelgen_oracle : accelgen_of<OracleEstimator> {};
 
 static_assert(PolicyBundle<accelgen> && PolicyBundle<accelgen_oracle>);
 

@@ -10,6 +10,7 @@
 
 #include "kvsched/presets/accelgen.hpp"
 #include "kvsched/presets/baselines.hpp"
+#include "kvsched/presets/cacheopt.hpp"
 #include "kvsched/scheduler/scheduler_adapter.hpp"
 
 namespace kvsched {
@@ -36,6 +37,24 @@ inline const std::vector<std::pair<std::string, SchedulerFactory>>& preset_table
       {"sarathi", factory<presets::sarathi>("sarathi")},
       {"trtllm_guaranteed_no_evict", factory<presets::trtllm_guaranteed_no_evict>("trtllm_guaranteed_no_evict")},
       {"sglang", factory<presets::sglang>("sglang")},
+      // CacheOPT (kvsched/presets/cacheopt.hpp): the history-estimator default, the oracle,
+      // noisy predictors of 10/30/50% relative error, one ablation per component, and
+      // TensorRT-LLM's admission with true lengths.
+      {"cacheopt", factory<presets::cacheopt>("cacheopt")},
+      {"oracle", factory<presets::oracle>("oracle")},
+      {"cacheopt_noisy_10", factory<presets::cacheopt_noisy_10>("cacheopt_noisy_10")},
+      {"cacheopt_noisy_30", factory<presets::cacheopt_noisy_30>("cacheopt_noisy_30")},
+      {"cacheopt_noisy_50", factory<presets::cacheopt_noisy_50>("cacheopt_noisy_50")},
+      {"cacheopt_no_padding", factory<presets::cacheopt_no_padding>("cacheopt_no_padding")},
+      {"cacheopt_no_alloc", factory<presets::cacheopt_no_alloc>("cacheopt_no_alloc")},
+      {"cacheopt_no_reuse", factory<presets::cacheopt_no_reuse>("cacheopt_no_reuse")},
+      {"cacheopt_no_topup", factory<presets::cacheopt_no_topup>("cacheopt_no_topup")},
+      {"cacheopt_no_reserve", factory<presets::cacheopt_no_reserve>("cacheopt_no_reserve")},
+      {"cacheopt_no_slack", factory<presets::cacheopt_no_slack>("cacheopt_no_slack")},
+      {"cacheopt_no_slo_victim", factory<presets::cacheopt_no_slo_victim>("cacheopt_no_slo_victim")},
+      {"cacheopt_no_mode_choice", factory<presets::cacheopt_no_mode_choice>("cacheopt_no_mode_choice")},
+      {"trtllm_oracle_lengths", factory<presets::trtllm_oracle_lengths>("trtllm_oracle_lengths")},
+      // AccelGen (kvsched/presets/accelgen.hpp) and the larger Sarathi-Serve budget it is compared with.
       {"sarathi_2048", factory<presets::sarathi_2048>("sarathi_2048")},
       {"accelgen", factory<presets::accelgen>("accelgen")},
       {"accelgen_oracle", factory<presets::accelgen_oracle>("accelgen_oracle")},

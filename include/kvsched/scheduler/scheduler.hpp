@@ -99,7 +99,6 @@ class Scheduler {
     plan_ = SchedulePlan{};
     plan_.now_s = now_s;
     plan_.finished.swap(finished_pending_);
-    plan_.rejected.swap(rejected_pending_);
     ++step_;
     now_ = now_s;
     preempted_this_step_ = false;
@@ -109,6 +108,15 @@ class Scheduler {
     if constexpr (requires { p_.chunker.begin_step(view()); }) p_.chunker.begin_step(view());
     budget_left_ = p_.chunker.token_budget(view());
     if constexpr (requires { p_.reserver.begin_step(view()); }) p_.reserver.begin_step(view());
+    // Optional hook: the allocator may adjust reservations (return lent blocks to their hosts)
+    // and name running requests to preempt before the running phase (CacheOPT: a guest whose
+    // host caught up with the lent region).
+    if constexpr (requires(std::vector<Request*>& out) { p_.allocator.begin_step(view(), blocks_, out); }) {
+      reclaim_buf_.clear();
+      p_.allocator.begin_step(view(), blocks_, reclaim_buf_);
+      for (Request* v : reclaim_buf_)
+        if (v->state == RequestState::kRunning) preempt(*v);
+    }
 
     if (p_.options.prefill_first_exclusive) {
       if (swapped_.empty() && schedule_waiting() > 0) return finish_plan();
@@ -179,6 +187,11 @@ class Scheduler {
     v.arrival_rate_rps = arrival_rate();
     v.max_iteration_s = max_iteration_s_;
     v.token_budget_left = budget_left_;
+    v.seqs_left = seqs_left_;
+    v.estimator_ctx = &p_.estimator;
+    v.estimator_fn = [](const void* e, const Request& r, const SchedulerView& sv) {
+      return static_cast<const decltype(P::estimator)*>(e)->estimate(r, sv);
+    };
     if constexpr (kIncrementalQueue) v.candidates = cand_buf_;
     return v;
   }
@@ -214,7 +227,7 @@ class Scheduler {
     std::size_t i = 0;
     for (; i < swapped_.size(); ++i) {
       Request& r = *swapped_[i];
-      if (seqs_left_ == 0 || budget_left_ == 0) break;
+      if (seqs_left_ == 0 || budget_left_ == 0 || static_cast<std::int32_t>(running_.size()) >= engine_.max_num_seqs) break;
       const std::int32_t n = tokens_for(r);
       if (n <= 0) break;
       // Blocks back from the host plus any growth for this step's tokens.
@@ -244,17 +257,26 @@ class Scheduler {
       p_.batch.select(cand_buf_, view());
       cands = &cand_buf_;
     }
-    std::int32_t admitted = 0;
+    std::int32_t admitted = 0, rejected = 0;
     for (Request* w : *cands) {
       if (seqs_left_ == 0 || budget_left_ == 0) break;
-      if (!try_admit(*w)) {
-        if (p_.queue.head_of_line_blocking()) break;
+      if (static_cast<std::int32_t>(running_.size()) >= engine_.max_num_seqs) break;  // vLLM max_num_seqs caps running
+      if (try_admit(*w)) {
+        ++admitted;
         continue;
       }
-      ++admitted;
+      if (running_.empty() && swapped_.empty() && admitted == 0) {
+        // The pool is as free as it will ever be: this request can never be admitted.
+        reject(*w, "needs more KV cache than the policy can ever grant (" + std::to_string(w->num_tokens()) +
+                       " tokens, pool of " + std::to_string(blocks_.num_device_blocks()) + " blocks)");
+        ++rejected;
+        continue;
+      }
+      if (p_.queue.head_of_line_blocking()) break;
     }
-    if (admitted > 0)
-      waiting_.erase(std::remove_if(waiting_.begin(), waiting_.end(), [](const Request* r) { return r->state == RequestState::kRunning; }),
+    if (admitted + rejected > 0)
+      waiting_.erase(std::remove_if(waiting_.begin(), waiting_.end(),
+                                    [](const Request* r) { return r->state != RequestState::kWaiting && r->state != RequestState::kPreempted; }),
                      waiting_.end());
     return admitted;
   }
@@ -273,9 +295,11 @@ class Scheduler {
     // Blocks taken from available(): fresh blocks, cached hits that were free, and the rest
     // of the reservation unless it is lent by a host.
     const std::int32_t reserve_total = std::max(grant->reserve_blocks, blocks_now);
-    std::int32_t new_blocks = blocks_now - hit.blocks + hit.free_blocks;
-    if (!grant->host) new_blocks += reserve_total - blocks_now;
-    else new_blocks = std::max(0, new_blocks - grant->lent_blocks);
+    // Cached hits on free blocks always come from available(); a host's lent promise covers
+    // fresh blocks only.
+    std::int32_t new_blocks = hit.free_blocks;
+    if (!grant->host) new_blocks += blocks_now - hit.blocks + reserve_total - blocks_now;
+    else new_blocks += std::max(0, blocks_now - hit.blocks - grant->lent_blocks);
     if (!p_.reserver.can_admit(w, new_blocks, view())) return false;
     const std::int32_t got = blocks_.acquire_prefix(w.spec, w.num_tokens());
     if (grant->host) blocks_.transfer_reservation(*grant->host, w.id(), grant->lent_blocks);
@@ -359,6 +383,8 @@ class Scheduler {
   }
 
   const SchedulePlan& finish_plan() {
+    plan_.rejected.swap(rejected_pending_);  // rejected since the last plan, this step included
+    rejected_pending_.clear();
     if (!plan_.scheduled.empty()) ++stats_.iterations;
     return plan_;
   }
@@ -377,6 +403,7 @@ class Scheduler {
     terminal_.push_back(r.id());
   }
   void reject(Request& r, std::string reason) {
+    notify_dequeue(r);  // no-op for a request that never entered the waiting queue
     r.state = RequestState::kRejected;
     r.reject_reason = reason;
     ++stats_.rejected;
@@ -414,7 +441,7 @@ class Scheduler {
   SchedulerStats stats_;
   std::unordered_map<RequestId, Request> reqs_;  // node-based: Request* stay valid
   std::vector<Request*> running_, waiting_, swapped_;
-  std::vector<Request*> order_buf_, cand_buf_, victims_buf_;
+  std::vector<Request*> order_buf_, cand_buf_, victims_buf_, reclaim_buf_;
   std::vector<RequestId> terminal_, finished_pending_;
   std::vector<Rejection> rejected_pending_;
   std::deque<double> arrivals_;

@@ -10,6 +10,12 @@
 
 namespace kvsched {
 
+/// Output-length estimate of one request (CacheOPT section 3.2.1), in output tokens.
+struct LengthEstimate {
+  double point = 0.0;  // x_hat: expected total output tokens
+  double upper = 0.0;  // x_tilde: bound that holds with the estimator's target probability, <= max_tokens
+};
+
 /// Snapshot handed to policies during schedule() and on_step_done(). Spans stay valid for
 /// the duration of one policy call only.
 struct SchedulerView {
@@ -23,16 +29,24 @@ struct SchedulerView {
   double arrival_rate_rps = 0.0;              // sliding-window arrival rate (requests/s)
   double max_iteration_s = 0.0;               // largest iteration time observed so far (s)
   std::int32_t token_budget_left = 0;         // tokens still free in this iteration's forward
+  std::int32_t seqs_left = 0;                 // requests that may still join this iteration's batch (max_num_seqs)
+  /// The bundle's estimator, type-erased so that any policy can ask for a request's current
+  /// estimate (CacheOPT's top-up re-estimates, its victim order reads remaining output). Set
+  /// by Scheduler::view(); null in hand-built views (then estimate() falls back to max_tokens).
+  const void* estimator_ctx = nullptr;
+  LengthEstimate (*estimator_fn)(const void* ctx, const Request& r, const SchedulerView& v) = nullptr;
+
+  /// Output-length estimate of `r` (total output tokens, given r.num_generated so far) by the
+  /// bundle's estimator; {max_tokens, max_tokens} when none is bound.
+  [[nodiscard]] LengthEstimate estimate(const Request& r) const {
+    if (estimator_fn == nullptr) return {static_cast<double>(r.spec.max_tokens), static_cast<double>(r.spec.max_tokens)};
+    return estimator_fn(estimator_ctx, r, *this);
+  }
   /// This step's admission candidates, in queue order, when the queue policy keeps them
   /// incrementally (the optional `candidates` hook, e.g. SloSlackQueue); empty otherwise.
   /// Produced at the start of the step, before the token budget is computed.
   std::span<Request* const> candidates;
 };
 
-/// Output-length estimate of one request (CacheOPT section 3.2.1), in output tokens.
-struct LengthEstimate {
-  double point = 0.0;  // x_hat: expected total output tokens
-  double upper = 0.0;  // x_tilde: bound that holds with the estimator's target probability, <= max_tokens
-};
 
 }  // namespace kvsched

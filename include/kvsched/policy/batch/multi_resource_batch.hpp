@@ -5,10 +5,11 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <unordered_map>
 #include <vector>
 
 #include "kvsched/core/types.hpp"
-#include "kvsched/policy/queue/slo_slack.hpp"
+#include "kvsched/policy/queue/slo_priority.hpp"
 #include "kvsched/scheduler/scheduler_view.hpp"
 
 namespace kvsched {
@@ -17,8 +18,6 @@ namespace kvsched {
 struct MultiResourceBatchConfig {
   double similar_ratio = 1.5;                // rho: same grouping as SloSlackQueue (group 0 = similar to the first candidate)
   std::size_t window = 16;                   // candidates of a group weighed at once, in priority order (ours)
-  bool use_oracle_lengths = false;           // KV demand from RequestSpec::oracle_output_tokens (the oracle preset)
-  std::int32_t default_output_tokens = 512;  // expected output when no length is known (tokens; ours)
   bool subtract_running_growth = true;       // free KV = available() minus the expected growth of running and swapped requests (ours)
   bool drop_kv_infeasible = true;            // leave out candidates whose KV demand exceeds the free KV (else: put them last)
 };
@@ -33,9 +32,9 @@ struct ResourceDemand {
 /// iteration's token budget and the free KV cache.
 ///
 /// Each candidate needs compute f (its uncomputed prompt tokens) and KV k (blocks of prompt +
-/// expected output: the true length for the oracle, else predicted_output_tokens, else
-/// default_output_tokens, capped by max_tokens). Free capacity: F = the token budget left after
-/// the running requests, K = available() blocks minus the expected growth of running and swapped
+/// expected output, the bundle's estimator's point estimate through SchedulerView::estimate():
+/// the true length in the oracle preset). Free capacity: F = the token budget left after the
+/// running requests, K = available() blocks minus the expected growth of running and swapped
 /// requests. Order of the result (design.md section 3.3.3, the greedy is ours):
 ///  1. the first candidate (the most urgent: it fixes the batch's SLO);
 ///  2. group by group (similar TBT SLO to the first, then the rest, as the queue ordered
@@ -50,23 +49,31 @@ struct ResourceDemand {
 ///   F0 = 100, K0 = 100, candidates (f, k): A(90, 30) B(50, 50) C(50, 50)
 ///   compute-only greedy (largest f): A               -> F 90%,  K 30%
 ///   multi-resource:                  B, C             -> F 100%, K 100%
-/// Cost: O(candidates x window) plus O(running + swapped) for the KV growth.
+/// Cost: O(candidates x window) plus O(running + swapped) for the KV growth. Estimates are
+/// cached per request (ours): one estimator call when a request is first weighed, again only
+/// once it outlives its estimate, so that a costly estimator (HistoryEstimator: ~0.1 us a call)
+/// is not asked 256 times per step.
 class MultiResourceBatch {
  public:
   static constexpr bool reorders = true;
   MultiResourceBatchConfig config{};
 
-  /// Expected total output of a request (tokens), as the KV demand counts it.
-  [[nodiscard]] std::int32_t expected_output(const Request& r) const {
-    std::int32_t out = config.default_output_tokens;
-    if (config.use_oracle_lengths && r.spec.oracle_output_tokens) out = *r.spec.oracle_output_tokens;
-    else if (r.spec.predicted_output_tokens) out = *r.spec.predicted_output_tokens;
-    return std::clamp(out, 1, std::max(1, r.spec.max_tokens));
+  /// Expected total output of a request (tokens), as the KV demand counts it: the estimator's
+  /// point estimate (cached; re-asked once the request has produced that many tokens), in
+  /// [generated + 1, max_tokens].
+  [[nodiscard]] std::int32_t expected_output(const Request& r, const SchedulerView& v) const {
+    auto it = expected_.find(r.id());
+    if (it == expected_.end() || it->second <= r.num_generated) {
+      const auto point = static_cast<std::int32_t>(std::min<double>(v.estimate(r).point, r.spec.max_tokens));
+      it = expected_.insert_or_assign(r.id(), std::max(point, r.num_generated + 1)).first;
+    }
+    return std::min(it->second, std::max(1, r.spec.max_tokens));
   }
   /// Demand of a waiting candidate. The last output token is sampled, never stored.
-  [[nodiscard]] ResourceDemand demand(const Request& r, std::int32_t block_size) const {
-    const std::int64_t final_tokens = std::max<std::int64_t>(r.num_tokens(), r.spec.prompt_tokens + expected_output(r) - 1);
-    return {r.num_uncomputed(), blocks_for_tokens(final_tokens, block_size)};
+  [[nodiscard]] ResourceDemand demand(const Request& r, const SchedulerView& v) const {
+    const std::int64_t final_tokens =
+        std::max<std::int64_t>(r.num_tokens(), static_cast<std::int64_t>(r.spec.prompt_tokens) + expected_output(r, v) - 1);
+    return {r.num_uncomputed(), blocks_for_tokens(final_tokens, v.blocks->block_size())};
   }
   /// Free KV for new requests (blocks): available() minus the blocks running and swapped
   /// requests are expected to add before they finish (when subtract_running_growth).
@@ -75,7 +82,7 @@ class MultiResourceBatch {
     if (!config.subtract_running_growth) return free;
     const std::int32_t bs = v.blocks->block_size();
     const auto growth = [&](const Request* r) {
-      const std::int64_t final_tokens = static_cast<std::int64_t>(r->spec.prompt_tokens) + expected_output(*r) - 1;
+      const std::int64_t final_tokens = static_cast<std::int64_t>(r->spec.prompt_tokens) + expected_output(*r, v) - 1;
       return std::max<std::int64_t>(0, blocks_for_tokens(final_tokens, bs) - blocks_for_tokens(r->num_computed_tokens, bs));
     };
     for (const Request* r : v.running) free -= growth(r);
@@ -86,10 +93,10 @@ class MultiResourceBatch {
   /// Reorders (and filters) `cands`, in priority order on entry; see the class comment.
   void select(std::vector<Request*>& cands, const SchedulerView& v) const {
     if (cands.empty() || v.token_budget_left <= 0) return;
-    const std::int32_t bs = v.blocks->block_size();
+    prune_cache(v, cands.size());
     const bool may_drop = config.drop_kv_infeasible && !(v.running.empty() && v.swapped.empty());
     items_.clear();
-    for (Request* r : cands) items_.push_back({r, demand(*r, bs), false});
+    for (Request* r : cands) items_.push_back({r, demand(*r, v), false});
     const double f0 = v.token_budget_left;
     const std::int64_t k_free = free_kv_blocks(v);
     const double k0 = static_cast<double>(std::max<std::int64_t>(1, k_free));
@@ -150,8 +157,24 @@ class MultiResourceBatch {
     ResourceDemand d;
     bool done;
   };
+  /// Forgets cached estimates of requests that are gone once the cache holds many more
+  /// entries than there are live requests in view.
+  void prune_cache(const SchedulerView& v, std::size_t num_cands) const {
+    const std::size_t live = v.running.size() + v.swapped.size() + num_cands;
+    if (expected_.size() <= 4 * live + 1024) return;
+    std::unordered_map<RequestId, std::int32_t> keep;
+    const auto carry = [&](const Request* r) {
+      if (auto it = expected_.find(r->id()); it != expected_.end()) keep.emplace(*it);
+    };
+    for (const Request* r : v.running) carry(r);
+    for (const Request* r : v.swapped) carry(r);
+    for (const Request* r : v.candidates) carry(r);
+    expected_.swap(keep);
+  }
+
   mutable std::vector<Item> items_;
   mutable std::vector<Request*> out_, tail_, dropped_;
+  mutable std::unordered_map<RequestId, std::int32_t> expected_;  // id -> expected total output (tokens)
 };
 
 }  // namespace kvsched

@@ -8,7 +8,7 @@
 
 #include "kvsched/latency/batch_shape.hpp"
 #include "kvsched/latency/latency_model.hpp"
-#include "kvsched/policy/queue/slo_slack.hpp"
+#include "kvsched/policy/queue/slo_priority.hpp"
 #include "kvsched/scheduler/scheduler_view.hpp"
 
 namespace kvsched {

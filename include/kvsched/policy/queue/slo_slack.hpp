@@ -1,57 +1,45 @@
-// kvsched/policy/queue/slo_slack.hpp: a request's remaining slack against its SLO and the
-// similar-SLO grouping (AccelGen section 3.2, design.md section 3.3.2). Shared by the SLO
-// slack queue, the SLO-guaranteed dynamic chunker and the multi-resource batch selector, so
-// that all three rank requests the same way.
+// kvsched/policy/queue/slo_slack.hpp: SLO slack and criticality of a request (CacheOPT
+// section 3.2.5 of design.md). Shared by the slack queue, the CacheOPT allocator, the
+// proactive reserver and the SLO victim selector.
 #pragma once
 #include <cstdint>
 #include <limits>
 
 #include "kvsched/core/request.hpp"
-#include "kvsched/latency/latency_model.hpp"
+#include "kvsched/scheduler/scheduler_view.hpp"
 
 namespace kvsched {
 
-/// Seconds added to the arrival (or last token) of a request that has no SLO for its next
-/// step, so that it ranks after every request with one, first come first served among
-/// themselves (ours).
-inline constexpr double kNoSloSlackS = 1.0e6;
-
-/// TBT SLO of a request (s); +infinity when it has none (tbt_s <= 0).
-[[nodiscard]] inline double tbt_slo_or_inf(const Request& r) {
-  return r.spec.slo.tbt_s > 0.0 ? r.spec.slo.tbt_s : std::numeric_limits<double>::infinity();
+/// Deadline of a request's next output token (s, same clock as arrival_s):
+///   before its first token:  arrival_s + slo.ttft_s   (TTFT deadline)
+///   after it:                last_token_s + slo.tbt_s  (TBT deadline of the next gap)
+/// +infinity when that SLO is unset (<= 0). Static while the request waits, so a queue
+/// ordered by it stays ordered.
+[[nodiscard]] inline double next_token_deadline_s(const Request& r) {
+  constexpr double kNever = std::numeric_limits<double>::infinity();
+  if (r.num_generated == 0) return r.spec.slo.ttft_s > 0 ? r.spec.arrival_s + r.spec.slo.ttft_s : kNever;
+  return r.spec.slo.tbt_s > 0 ? r.last_token_s + r.spec.slo.tbt_s : kNever;
 }
 
-/// Start deadline of a request's next step (s): the latest time at which it can start and
-/// still meet its SLO, so that its remaining slack at time `now` is deadline - now.
-///   not started (no output yet): arrival + TTFT SLO - predicted prefill time of what is left
-///                                of the prompt (alone in an iteration);
-///   decode:                       last token + TBT SLO;
-///   re-prefill after recompute:   last token + TBT SLO - predicted prefill of the sequence.
-/// A request without the SLO in question gets arrival (or last token) + kNoSloSlackS.
-/// For a waiting request the deadline never changes while it waits, so a queue can keep
-/// waiting requests sorted by it once and for all (slack = deadline - now for every one).
-[[nodiscard]] inline double start_deadline_s(const Request& r, const LatencyModel& lm) {
-  const std::int32_t left = r.num_uncomputed();
-  if (r.num_generated == 0) {
-    if (r.spec.slo.ttft_s <= 0.0) return r.spec.arrival_s + kNoSloSlackS;
-    return r.spec.arrival_s + r.spec.slo.ttft_s - lm.prefill_s(left, r.num_computed_tokens);
-  }
-  if (r.spec.slo.tbt_s <= 0.0) return r.last_token_s + kNoSloSlackS;
-  if (!r.is_prefilling()) return r.last_token_s + r.spec.slo.tbt_s;
-  return r.last_token_s + r.spec.slo.tbt_s - lm.prefill_s(left, r.num_computed_tokens);
-}
+/// Slack of a request at `now_s` (s): time left before its next token misses its SLO
+/// (TTFT slack for a request without output yet, TBT slack after). Negative = already late.
+[[nodiscard]] inline double slack_s(const Request& r, double now_s) { return next_token_deadline_s(r) - now_s; }
 
-/// Where a request's TBT SLO stands against the batch's anchor (the most urgent request):
-/// within a factor `ratio` either way = similar; looser; tighter (design.md section 3.3.2,
-/// rho). No SLO counts as infinitely loose.
-enum class SloGroup : std::uint8_t { kSimilar = 0, kLooser = 1, kTighter = 2 };
+/// When a request counts as critical and what it gets (CacheOPT section 3.2.5).
+struct CriticalConfig {
+  bool enabled = true;             // false: no request is ever critical (ablation)
+  double kappa = 1.0;              // critical when slack <= kappa x largest iteration time seen
+  std::int32_t boost_tokens = 0;   // B: KV tokens a critical request is granted beyond its
+                                   // current length; 0 = one block (ours)
 
-[[nodiscard]] inline SloGroup slo_group(double tbt_s, double anchor_tbt_s, double ratio) {
-  constexpr double inf = std::numeric_limits<double>::infinity();
-  if (anchor_tbt_s == inf) return tbt_s == inf ? SloGroup::kSimilar : SloGroup::kTighter;
-  if (tbt_s > anchor_tbt_s * ratio) return SloGroup::kLooser;
-  if (tbt_s * ratio < anchor_tbt_s) return SloGroup::kTighter;
-  return SloGroup::kSimilar;
+  /// B in tokens for a pool of `block_size`-token blocks.
+  [[nodiscard]] std::int32_t boost(std::int32_t block_size) const { return boost_tokens > 0 ? boost_tokens : block_size; }
+};
+
+/// True when `r`'s slack is at most kappa x the largest iteration time observed so far
+/// (SchedulerView::max_iteration_s): its next token is due within one more iteration.
+[[nodiscard]] inline bool is_critical(const Request& r, const SchedulerView& v, const CriticalConfig& c) {
+  return c.enabled && slack_s(r, v.now_s) <= c.kappa * v.max_iteration_s;
 }
 
 }  // namespace kvsched

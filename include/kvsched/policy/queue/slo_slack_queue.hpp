@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-#include "kvsched/policy/queue/slo_slack.hpp"
+#include "kvsched/policy/queue/slo_priority.hpp"
 #include "kvsched/scheduler/scheduler_view.hpp"
 
 namespace kvsched {

@@ -1,0 +1,79 @@
+// kvsched/policy/victim/slo_victim_selector.hpp: CacheOPT's victim order: long TBT SLO, long
+// remaining output, short preemption time first (design.md section 3.2.6).
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <span>
+
+#include "kvsched/policy/mode/preemption_cost.hpp"
+#include "kvsched/policy/queue/slo_slack.hpp"
+#include "kvsched/scheduler/scheduler_view.hpp"
+
+namespace kvsched {
+
+struct SloVictimConfig {
+  double tbt_bucket_s = 0.05;                  // width of a TBT-SLO bucket (s) (ours)
+  std::int32_t remaining_bucket_tokens = 128;  // width of a remaining-output bucket (tokens), paper default
+  double preemption_bucket_s = 0.01;           // width of a preemption-time bucket (s) (ours)
+  CriticalConfig critical{};                   // critical requests are spared while others remain
+  PreemptionCostConfig cost{};                 // preemption time = cheaper of swap and recompute
+};
+
+/// Sort key of one candidate victim; larger = preempt first.
+struct SloVictimKey {
+  std::int64_t tbt_bucket = 0;        // floor(TBT SLO / tbt_bucket_s); no SLO = loosest of all
+  std::int64_t remaining_bucket = 0;  // floor(predicted remaining output / remaining_bucket_tokens)
+  std::int64_t time_bucket = 0;       // floor(preemption time / preemption_bucket_s)
+
+  /// Lexicographic: looser TBT SLO, then longer remaining output, then shorter preemption time.
+  [[nodiscard]] bool preempt_before(const SloVictimKey& o) const {
+    if (tbt_bucket != o.tbt_bucket) return tbt_bucket > o.tbt_bucket;
+    if (remaining_bucket != o.remaining_bucket) return remaining_bucket > o.remaining_bucket;
+    return time_bucket < o.time_bucket;
+  }
+  friend bool operator==(const SloVictimKey&, const SloVictimKey&) = default;
+};
+
+/// Victim selection of CacheOPT: among the candidates (running requests not yet scheduled this
+/// step, the needy one included) that are not critical, the first in SloVictimKey order, ties
+/// to the most recently admitted. Predicted remaining output = the bundle's point estimate
+/// minus the tokens generated (SchedulerView::estimate); preemption time = the cheaper feasible
+/// of swap and (cache-aware) recompute (preemption_cost.hpp). If every candidate is critical,
+/// the same order over all of them. Called once per victim: O(candidates) per call.
+struct SloVictimSelector {
+  SloVictimConfig config{};
+
+  [[nodiscard]] SloVictimKey key(const Request& r, const SchedulerView& v) const {
+    SloVictimKey k;
+    k.tbt_bucket = r.spec.slo.tbt_s > 0 ? static_cast<std::int64_t>(std::floor(r.spec.slo.tbt_s / config.tbt_bucket_s))
+                                        : std::numeric_limits<std::int64_t>::max();
+    const double remaining = std::max(0.0, v.estimate(r).point - r.num_generated);
+    k.remaining_bucket = static_cast<std::int64_t>(std::floor(remaining / std::max(1, config.remaining_bucket_tokens)));
+    k.time_bucket = static_cast<std::int64_t>(std::floor(preemption_cost(r, v, config.cost).best_s() / config.preemption_bucket_s));
+    return k;
+  }
+
+  [[nodiscard]] Request* select(std::span<Request* const> candidates, const Request&, const SchedulerView& v) const {
+    if (Request* r = best(candidates, v, true)) return r;
+    return best(candidates, v, false);
+  }
+
+ private:
+  [[nodiscard]] Request* best(std::span<Request* const> candidates, const SchedulerView& v, bool skip_critical) const {
+    Request* best = nullptr;
+    SloVictimKey best_key;
+    for (Request* c : candidates) {
+      if (skip_critical && is_critical(*c, v, config.critical)) continue;
+      const SloVictimKey k = key(*c, v);
+      if (best == nullptr || !best_key.preempt_before(k)) {  // ties go to the later candidate
+        best = c;
+        best_key = k;
+      }
+    }
+    return best;
+  }
+};
+
+}  // namespace kvsched

@@ -1,0 +1,61 @@
+// kvsched/sim/kv_pool.hpp: size of the device KV cache pool for a model on a GPU, the way vLLM
+// sizes it (design.md section 4).
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+#include "kvsched/sim/gpu_spec.hpp"
+#include "kvsched/sim/model_spec.hpp"
+
+namespace kvsched {
+
+/// Default memory besides weights and KV cache: 2 GiB (ours). It stands for everything vLLM's
+/// profiling run subtracts apart from the weights (activations of the profile forward, CUDA
+/// context, cuBLAS workspace) and for the gap between the nvidia-smi total in GpuSpec and the
+/// smaller total CUDA reports. Calibrated on vLLM's own log: Llama-2-7B, TP 1, 1x A100-80GB,
+/// utilisation 0.9, block 16 -> "# GPU blocks: 7351" (vllm-project/vllm PR #2031); with 2 GiB
+/// kv_pool_blocks() gives 7353.
+inline constexpr std::int64_t kDefaultActivationBytes = std::int64_t{2} << 30;
+
+/// Device KV pool size in blocks (vLLM's num_gpu_blocks):
+///   floor((memory_bytes x gpu_memory_utilization - weight_bytes - activation_bytes)
+///         / (block_size x kv_bytes_per_token)).
+/// Units: block_size in tokens, bytes elsewhere.
+/// Errors: std::invalid_argument when gpu_memory_utilization is not in (0, 1], block_size <= 0,
+/// activation_bytes < 0, or the result is <= 0 (the weights and activations do not leave room
+/// for one block); the message names the model, the GPU and the numbers.
+[[nodiscard]] inline std::int32_t kv_pool_blocks(const ModelSpec& model, const GpuSpec& gpu,
+                                                 double gpu_memory_utilization = 0.9, std::int32_t block_size = 16,
+                                                 std::int64_t activation_bytes = kDefaultActivationBytes) {
+  const std::string where = "kv_pool_blocks(" + model.name + " on " + gpu.name + "): ";
+  if (!(gpu_memory_utilization > 0.0 && gpu_memory_utilization <= 1.0)) {
+    throw std::invalid_argument(where + "gpu_memory_utilization must be in (0, 1], got " +
+                                std::to_string(gpu_memory_utilization));
+  }
+  if (block_size <= 0) throw std::invalid_argument(where + "block_size must be > 0, got " + std::to_string(block_size));
+  if (activation_bytes < 0) {
+    throw std::invalid_argument(where + "activation_bytes must be >= 0, got " + std::to_string(activation_bytes));
+  }
+  const double block_bytes = static_cast<double>(block_size) * static_cast<double>(model.kv_bytes_per_token());
+  if (block_bytes <= 0) throw std::invalid_argument(where + "model has 0 KV bytes per token");
+  const double budget = static_cast<double>(gpu.memory_bytes) * gpu_memory_utilization;
+  const double free_bytes = budget - static_cast<double>(model.weight_bytes) - static_cast<double>(activation_bytes);
+  const double blocks = std::floor(free_bytes / block_bytes);
+  if (blocks <= 0) {
+    throw std::invalid_argument(where + "no room for the KV cache: " + std::to_string(gpu.memory_bytes) + " B x " +
+                                std::to_string(gpu_memory_utilization) + " - weights " +
+                                std::to_string(model.weight_bytes) + " B - activations " +
+                                std::to_string(activation_bytes) +
+                                " B = " + std::to_string(static_cast<std::int64_t>(free_bytes)) + " B < one block of " +
+                                std::to_string(static_cast<std::int64_t>(block_bytes)) + " B");
+  }
+  if (blocks > static_cast<double>(std::numeric_limits<std::int32_t>::max())) {
+    throw std::invalid_argument(where + "pool of " + std::to_string(blocks) + " blocks overflows int32");
+  }
+  return static_cast<std::int32_t>(blocks);
+}
+
+}  // namespace kvsched

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Sets up (Debian packages), builds everything and runs every test through ctest.
+# Extra CMake arguments: KVSCHED_CMAKE_ARGS; build folder: BUILD_DIR (default build).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+build=${BUILD_DIR:-build}
+# shellcheck disable=SC2086
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DKVSCHED_BUILD_TESTS=ON -DKVSCHED_BUILD_EXAMPLES=ON \
+  -DKVSCHED_BUILD_BENCH=ON ${KVSCHED_CMAKE_ARGS:-}
+cmake --build "$build" -j"$(nproc)"
+ctest --test-dir "$build" --output-on-failure -j"$(nproc)"

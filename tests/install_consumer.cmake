@@ -1,0 +1,18 @@
+# ctest script: install kvsched from BIN into a scratch prefix, then build and run the consumer
+# project against it (MODE=package) or against the source tree (MODE=subdirectory).
+set(work ${BIN}/consumer-${MODE})
+file(REMOVE_RECURSE ${work})
+function(run)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "failed (${rc}): ${ARGN}\n${out}\n${err}")
+  endif()
+endfunction()
+if(MODE STREQUAL "package")
+  run(${CMAKE_COMMAND} --install ${BIN} --prefix ${work}/prefix)
+  run(${CMAKE_COMMAND} -S ${SRC}/tests/consumer -B ${work}/build -DCMAKE_PREFIX_PATH=${work}/prefix)
+else()
+  run(${CMAKE_COMMAND} -S ${SRC}/tests/consumer -B ${work}/build -DKVSCHED_SOURCE_DIR=${SRC})
+endif()
+run(${CMAKE_COMMAND} --build ${work}/build)
+run(${work}/build/consumer)

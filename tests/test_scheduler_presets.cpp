@@ -1,0 +1,181 @@
+// Exact plans of every baseline preset on small hand-made scenarios (design.md section 3.1).
+// Each table lists, step by step, which requests run with how many tokens and who is preempted.
+#include "scheduler_harness.hpp"
+
+using namespace kvsched;
+using test::make_spec;
+using test::run_table;
+using test::StepExpect;
+
+namespace {
+constexpr auto kRecompute = PreemptionMode::kRecompute;
+constexpr auto kSwap = PreemptionMode::kSwap;
+
+EngineConfig tiny(std::int32_t blocks, std::int32_t host = 0, bool prefix = false) {
+  EngineConfig e;
+  e.block_size = 4;
+  e.num_device_blocks = blocks;
+  e.num_host_blocks = host;
+  e.max_model_len = blocks * 4;
+  e.max_num_batched_tokens = 64;
+  e.enable_prefix_caching = prefix;
+  return e;
+}
+}  // namespace
+
+// Two 8-token prompts in a 6-block (24-token) pool: at 13 tokens A needs a 4th block, so the
+// most recently admitted request (B) is preempted by recompute and re-admitted after A ends.
+TEST_CASE("vllm_v1: preempts the most recently admitted request by recompute", "[presets][vllm_v1]") {
+  Scheduler<presets::vllm_v1> s(tiny(6), LatencyModel{});
+  s.add_request(make_spec(1, 8, 8));
+  s.add_request(make_spec(2, 8, 8));
+  run_table(s, {
+      {{{1, 8}, {2, 8}}},                      // 1: both prompts (2 blocks each)
+      {{{1, 1}, {2, 1}}},                      // 2: 3rd block each, pool full
+      {{{1, 1}, {2, 1}}},                      // 3
+      {{{1, 1}, {2, 1}}},                      // 4
+      {{{1, 1}, {2, 1}}},                      // 5: 12 tokens each, 3 blocks each
+      {{{1, 1}}, {{2, kRecompute}}},           // 6: A needs a 4th block -> B recomputes
+      {{{1, 1}}},                              // 7: B (13 tokens, 4 blocks) does not fit in 2
+      {{{1, 1}}},                              // 8: A samples its 8th token and finishes
+      {{{2, 13}}, {}, {1}},                    // 9: B re-prefills prompt + 5 generated tokens
+      {{{2, 1}}},                              // 10
+      {{{2, 1}}},                              // 11: B's 8th token
+      {{}, {}, {2}},
+  });
+  CHECK(s.stats().preemptions_recompute == 1);
+  CHECK(s.stats().recomputed_tokens == 12);
+  const auto done = s.take_terminal();
+  REQUIRE(done.size() == 2);
+  for (const auto& r : done) {
+    CHECK(r.state == RequestState::kFinished);
+    CHECK(r.num_generated == 8);
+    CHECK(r.token_times_s.size() == 8);
+  }
+}
+
+// The same scenario with prefix caching: B's freed full blocks stay cached, so after A ends B
+// re-hits 2 blocks (8 tokens) and prefills only the rest.
+TEST_CASE("vllm_v1: a recomputed request re-hits its own cached blocks", "[presets][vllm_v1][prefix]") {
+  Scheduler<presets::vllm_v1> s(tiny(6, 0, true), LatencyModel{});
+  s.add_request(make_spec(1, 8, 8));
+  s.add_request(make_spec(2, 8, 8));
+  run_table(s, {
+      {{{1, 8}, {2, 8}}},
+      {{{1, 1}, {2, 1}}},
+      {{{1, 1}, {2, 1}}},
+      {{{1, 1}, {2, 1}}},
+      {{{1, 1}, {2, 1}}},
+      {{{1, 1}}, {{2, kRecompute}}},  // B's 3 blocks freed; A's new block evicts B's tail block
+      {{{1, 1}}},
+      {{{1, 1}}},
+      {{{2, 5}}, {}, {1}},  // B: 13 tokens, 2 cached blocks re-hit -> 5 to compute
+      {{{2, 1}}},
+      {{{2, 1}}},
+      {{}, {}, {2}},
+  });
+  CHECK(s.stats().prefix_cache_hit_tokens == 8);
+}
+
+// vLLM v0: a new prompt is admitted only if a 1% watermark (here ceil(0.1) = 1 block of 10)
+// stays free, prefill steps run alone, then decodes.
+TEST_CASE("vllm_v0: watermark admission and prefill-priority steps", "[presets][vllm_v0]") {
+  Scheduler<presets::vllm_v0> s(tiny(10), LatencyModel{});
+  s.add_request(make_spec(1, 16, 2));  // 4 blocks
+  s.add_request(make_spec(2, 16, 2));  // 4 blocks: 10 - 4 - 4 = 2 >= watermark 1
+  s.add_request(make_spec(3, 8, 2));   // 2 blocks: would leave 0 < 1 -> waits
+  run_table(s, {
+      {{{1, 16}, {2, 16}}},       // 1: prefill-only step
+      {{{1, 1}, {2, 1}}},         // 2: decodes take 5 blocks each (request 3 still waits)
+      {{{3, 8}}, {}, {1, 2}},     // 3: both finished, 3 admitted alone
+      {{{3, 1}}},
+      {{}, {}, {3}},
+  });
+}
+
+// vLLM v0 with swap forced: a swapped-out request blocks new admissions until it is back.
+TEST_CASE("vllm_v0: swap preemption and no admission while swapped", "[presets][vllm_v0][swap]") {
+  presets::vllm_v0 p;
+  p.mode.mode = kSwap;
+  p.reserver.watermark = 0.0;
+  Scheduler<presets::vllm_v0> s(tiny(4, 8), LatencyModel{}, p);
+  s.add_request(make_spec(1, 4, 6));
+  s.add_request(make_spec(2, 4, 6));
+  s.add_request(make_spec(3, 4, 1));
+  run_table(s, {
+      {{{1, 4}, {2, 4}, {3, 4}}},   // 1: 3 prompts of 1 block each (4-block pool)
+      {{{1, 1}, {2, 1}}, {}, {3}},  // 2: 3 finished (max_tokens 1); A, B take 2nd blocks
+      {{{1, 1}, {2, 1}}},           // 3
+      {{{1, 1}, {2, 1}}},           // 4
+      {{{1, 1}, {2, 1}}},           // 5: 8 tokens each
+      {{{1, 1}}, {{2, kSwap}}},     // 6: A needs a 3rd block: B swapped out (2 blocks)
+      {{{2, 1}}, {}, {1}},          // 7: A finished; B swapped back in and decodes
+      {{}, {}, {2}},
+  });
+  CHECK(s.stats().preemptions_swap == 1);
+  CHECK(s.stats().swapped_out_blocks == 2);
+  CHECK(s.stats().swapped_in_blocks == 2);
+}
+
+// Sarathi-Serve: a 512-token budget, decodes first, then the ongoing chunked prefill, then new
+// prompts chunked into what is left.
+TEST_CASE("sarathi: fixed budget, decodes first, chunked prefills", "[presets][sarathi]") {
+  EngineConfig e = tiny(1000);
+  e.max_model_len = 2048;
+  Scheduler<presets::sarathi> s(e, LatencyModel{});
+  s.add_request(make_spec(1, 100, 3));
+  s.add_request(make_spec(2, 1000, 2));
+  s.add_request(make_spec(3, 300, 2));
+  run_table(s, {
+      {{{1, 100}, {2, 412}}},           // 1: budget 512: A whole, B's first chunk
+      {{{1, 1}, {2, 511}}},             // 2: A's decode first, then B's next chunk
+      {{{1, 1}, {2, 77}, {3, 300}}},    // 3: B's last 77 tokens, C fits in 434 left
+      {{{2, 1}, {3, 1}}, {}, {1}},      // 4: A finished after 3 tokens
+      {{}, {}, {2, 3}},
+  });
+}
+
+// TensorRT-LLM GUARANTEED_NO_EVICT: admission reserves prompt + max_tokens; a request whose
+// full length does not fit waits even though its prompt would; nobody is ever preempted.
+TEST_CASE("trtllm_guaranteed_no_evict: full reservation, never preempts", "[presets][trtllm]") {
+  Scheduler<presets::trtllm_guaranteed_no_evict> s(tiny(6), LatencyModel{});
+  s.add_request(make_spec(1, 8, 9));  // 8 + 9 - 1 = 16 tokens = 4 blocks reserved
+  s.add_request(make_spec(2, 4, 5));  // 4 + 5 - 1 = 8 tokens = 2 blocks
+  s.add_request(make_spec(3, 4, 1));  // 1 block: no room beside 4 + 2
+  std::vector<StepExpect> steps = {{{{1, 8}, {2, 4}}}};
+  for (int i = 0; i < 4; ++i) steps.push_back({{{1, 1}, {2, 1}}});
+  steps.push_back({{{1, 1}, {3, 4}}, {}, {2}});  // 6: B done after 5 tokens; C admitted
+  steps.push_back({{{1, 1}}, {}, {3}});
+  steps.push_back({{{1, 1}}});
+  steps.push_back({{{1, 1}}});
+  steps.push_back({{}, {}, {1}});
+  run_table(s, steps);
+  CHECK(s.stats().preemptions_recompute + s.stats().preemptions_swap == 0);
+}
+
+// SGLang: running requests are charged min(max_new - generated, 4096) x ratio; retraction
+// takes the request with the fewest generated tokens, ties to the longest prompt.
+TEST_CASE("sglang: new-token-ratio admission", "[presets][sglang]") {
+  Scheduler<presets::sglang> s(tiny(20), LatencyModel{});
+  // ratio 0.7: A charged 4 prompt + 0.7 x 40 = 32 tokens of 80; B needs 8 + 28 = 36 <= 80-32:
+  // admitted; C needs 4 + 28 = 32 > 80 - 12 (used) - 28 x 2 (running charges): waits.
+  s.add_request(make_spec(1, 4, 40));
+  s.add_request(make_spec(2, 8, 40));
+  s.add_request(make_spec(3, 4, 40));
+  const SchedulePlan& p = s.schedule(0.0);
+  REQUIRE(p.scheduled.size() == 2);
+  CHECK(p.scheduled[0].id == 1);
+  CHECK(p.scheduled[1].id == 2);
+}
+
+TEST_CASE("sglang: retraction order is fewest generated, then longest prompt", "[presets][sglang]") {
+  FewestGeneratedVictim v;
+  Request a, b, c;
+  a.spec.prompt_tokens = 10; a.num_generated = 5;
+  b.spec.prompt_tokens = 30; b.num_generated = 2;
+  c.spec.prompt_tokens = 20; c.num_generated = 2;
+  std::vector<Request*> cands{&a, &b, &c};
+  CHECK(v.select(cands, a, SchedulerView{}) == &b);
+  c.spec.prompt_tokens = 30;  // tie on both keys -> the later admitted
+  CHECK(v.select(cands, a, SchedulerView{}) == &c);
+}
