@@ -35,6 +35,9 @@ inline LatencyCoeffs attention_coeffs() {
   c.prefill_attn_s_per_pair = 2e-9;
   c.decode_attn_s_per_seq = 5e-5;
   c.decode_attn_s_per_ctx_token = 3e-8;
+  c.kv_bytes_per_token = 131072;  // Llama-3-8B
+  c.swap_latency_s = 1e-5;
+  c.swap_bytes_per_s = 25e9;      // PCIe 4 x16
   return c;
 }
 

@@ -33,9 +33,11 @@ std::vector<RequestSpec> random_load(std::uint64_t seed, std::size_t n, double r
 }
 
 template <class P>
-void run(P preset, std::uint64_t seed, std::int32_t blocks, std::int32_t budget) {
+SchedulerStats run(P preset, std::uint64_t seed, std::int32_t blocks, std::int32_t budget, std::int32_t host_blocks = 0) {
   const LatencyModel lm(kvsched::testing::attention_coeffs());
-  Scheduler<P> s(kvsched::testing::engine(blocks, budget), lm, preset);
+  EngineConfig e = kvsched::testing::engine(blocks, budget);
+  e.num_host_blocks = host_blocks;
+  Scheduler<P> s(e, lm, preset);
   const auto specs = random_load(seed, 300, 40.0);
   std::size_t steps = 0;
   const auto res = kvsched::testing::drive(s, specs, lm, [&](const SchedulePlan& plan) {
@@ -47,6 +49,7 @@ void run(P preset, std::uint64_t seed, std::int32_t blocks, std::int32_t budget)
   CHECK(s.num_unfinished() == 0);
   CHECK(s.policies().queue.size() == 0);
   CHECK(s.block_manager().available() == blocks);
+  return s.stats();
 }
 
 }  // namespace
@@ -57,6 +60,20 @@ TEST_CASE("accelgen presets: invariants hold and every request finishes under ra
     run(presets::accelgen{}, seed + 10, 600, 2048);  // tight KV: recompute preemptions
     run(presets::accelgen_oracle{}, seed + 20, 600, 4096);
   }
+}
+
+TEST_CASE("cacheopt_accelgen presets: invariants hold and every request finishes under random load (swaps too)") {
+  std::int64_t swaps = 0, preemptions = 0;
+  for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+    run(presets::cacheopt_accelgen{}, seed + 40, 8192, 8192, 1024);
+    const auto a = run(presets::cacheopt_accelgen{}, seed + 50, 600, 2048, 1024);
+    const auto b = run(presets::cacheopt_accelgen_oracle{}, seed + 60, 600, 4096, 1024);
+    swaps += a.preemptions_swap + b.preemptions_swap;
+    preemptions += a.preemptions_swap + a.preemptions_recompute + b.preemptions_swap + b.preemptions_recompute;
+  }
+  INFO("swaps " << swaps << " preemptions " << preemptions);
+  CHECK(preemptions > 0);
+  CHECK(swaps > 0);
 }
 
 TEST_CASE("accelgen: several long prefills at once, no reserve, no dropping") {
@@ -96,9 +113,9 @@ TEST_CASE("accelgen: abort and preemption keep the incremental queue in step") {
   CHECK(s.num_unfinished() == 0);
 }
 
-TEST_CASE("registry: accelgen presets and sarathi_2048 by name") {
+TEST_CASE("registry: accelgen, cacheopt_accelgen and sarathi_2048 by name") {
   const LatencyModel lm(kvsched::testing::linear_coeffs());
-  for (const char* name : {"accelgen", "accelgen_oracle", "sarathi_2048"}) {
+  for (const char* name : {"accelgen", "accelgen_oracle", "cacheopt_accelgen", "cacheopt_accelgen_oracle", "sarathi_2048"}) {
     auto s = make_scheduler(name, kvsched::testing::engine(), lm);
     CHECK(s->name() == name);
     s->add_request(kvsched::testing::spec(1, 3000, 2, 10.0, 0.05005, 0.0));

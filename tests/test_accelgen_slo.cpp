@@ -48,7 +48,9 @@ std::vector<RequestSpec> random_workload(std::uint64_t seed, std::size_t n, doub
 template <class P>
 void check_slo_respected(P preset, std::uint64_t seed, std::int32_t blocks) {
   const LatencyModel lm(kvsched::testing::attention_coeffs());
-  Scheduler<P> s(kvsched::testing::engine(blocks), lm, preset);
+  EngineConfig e = kvsched::testing::engine(blocks);
+  e.num_host_blocks = 512;  // lets CacheOPT's mode chooser swap
+  Scheduler<P> s(e, lm, preset);
   const auto specs = random_workload(seed, 250, 30.0);
   std::size_t feasible = 0, infeasible = 0, with_prefill = 0;
   const auto on_plan = [&](const SchedulePlan& plan) {
@@ -87,6 +89,13 @@ TEST_CASE("accelgen: iterations stay within the tightest TBT SLO in them (random
   for (std::uint64_t seed = 1; seed <= 4; ++seed) {
     check_slo_respected(presets::accelgen{}, seed, 4096);
     check_slo_respected(presets::accelgen_oracle{}, seed + 100, 700);  // small pool: preemptions
+  }
+}
+
+TEST_CASE("cacheopt_accelgen: iterations stay within the tightest TBT SLO in them (random load)") {
+  for (std::uint64_t seed = 21; seed <= 23; ++seed) {
+    check_slo_respected(presets::cacheopt_accelgen{}, seed, 4096);
+    check_slo_respected(presets::cacheopt_accelgen_oracle{}, seed + 100, 700);
   }
 }
 

@@ -54,10 +54,13 @@ inline const std::vector<std::pair<std::string, SchedulerFactory>>& preset_table
       {"cacheopt_no_slo_victim", factory<presets::cacheopt_no_slo_victim>("cacheopt_no_slo_victim")},
       {"cacheopt_no_mode_choice", factory<presets::cacheopt_no_mode_choice>("cacheopt_no_mode_choice")},
       {"trtllm_oracle_lengths", factory<presets::trtllm_oracle_lengths>("trtllm_oracle_lengths")},
-      // AccelGen (kvsched/presets/accelgen.hpp) and the larger Sarathi-Serve budget it is compared with.
+      // AccelGen and CacheOPT + AccelGen (kvsched/presets/accelgen.hpp), and the larger
+      // Sarathi-Serve budget the AccelGen evaluation compares with.
       {"sarathi_2048", factory<presets::sarathi_2048>("sarathi_2048")},
       {"accelgen", factory<presets::accelgen>("accelgen")},
       {"accelgen_oracle", factory<presets::accelgen_oracle>("accelgen_oracle")},
+      {"cacheopt_accelgen", factory<presets::cacheopt_accelgen>("cacheopt_accelgen")},
+      {"cacheopt_accelgen_oracle", factory<presets::cacheopt_accelgen_oracle>("cacheopt_accelgen_oracle")},
   };
   return table;
 }
