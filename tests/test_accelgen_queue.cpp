@@ -78,6 +78,25 @@ TEST_CASE("slo queue: slack counts the predicted prefill, returning requests use
   CHECK(full_order(q, f.waiting, f.view()) == std::vector<RequestId>{3, 2, 1, 4});
 }
 
+TEST_CASE("slo queue: returning requests go first even when new ones are more overdue") {
+  ViewFixture f;
+  SloSlackQueue q;
+  // Under overload new requests wait past their deadlines; a request preempted just now (last
+  // token at t = 50) has a later deadline than all of them but goes first.
+  Request& old1 = f.add(spec(1, 100, 10, 0.5, 0.1, 1.0), RequestState::kWaiting);
+  Request& old2 = f.add(spec(2, 100, 10, 0.5, 0.25, 2.0), RequestState::kWaiting);
+  Request& back = f.add(spec(3, 100, 10, 0.5, 0.25, 0.0), RequestState::kPreempted, 0, 40, 50.0);
+  for (Request* r : {&old1, &old2, &back}) q.on_enqueue(*r, f.view(60.0));
+  CHECK(candidates(q, f.view(60.0)) == std::vector<RequestId>{3, 1, 2});
+  CHECK(full_order(q, f.waiting, f.view(60.0)) == std::vector<RequestId>{3, 1, 2});
+  SECTION("slack order alone when returning_first is off") {
+    SloSlackQueue plain;
+    plain.config.returning_first = false;
+    for (Request* r : {&old1, &old2, &back}) plain.on_enqueue(*r, f.view(60.0));
+    CHECK(candidates(plain, f.view(60.0)) == std::vector<RequestId>{1, 2, 3});
+  }
+}
+
 TEST_CASE("slo queue: incremental candidates equal a full sort under random enqueue and dequeue") {
   ViewFixture f;
   SloSlackQueue q;
@@ -91,7 +110,9 @@ TEST_CASE("slo queue: incremental candidates equal a full sort under random enqu
       const double tbt = tbts[rng() % 7];
       auto s = spec(id, 1 + static_cast<std::int32_t>(rng() % 4000), 10, tbt > 0 ? 0.1 + (rng() % 100) * 0.05 : 0.0, tbt,
                     (rng() % 1000) * 0.01);
-      Request& r = f.add(s, RequestState::kWaiting);
+      const bool returning = rng() % 5 == 0;  // preempted after some output
+      Request& r = returning ? f.add(s, RequestState::kPreempted, 0, 1 + static_cast<std::int32_t>(rng() % 9), (rng() % 1000) * 0.01)
+                             : f.add(s, RequestState::kWaiting);
       q.on_enqueue(r, f.view());
       live.push_back(&r);
     } else {

@@ -20,6 +20,7 @@ struct MultiResourceBatchConfig {
   std::size_t window = 16;                   // candidates of a group weighed at once, in priority order (ours)
   bool subtract_running_growth = true;       // free KV = available() minus the expected growth of running and swapped requests (ours)
   bool drop_kv_infeasible = true;            // leave out candidates whose KV demand exceeds the free KV (else: put them last)
+  bool protect_overdue_anchor = false;       // an overdue anchor that does not fit the KV blocks other admissions (ours)
 };
 
 /// One admission candidate as the selector weighs it.
@@ -36,7 +37,8 @@ struct ResourceDemand {
 /// the true length in the oracle preset). Free capacity: F = the token budget left after the
 /// running requests, K = available() blocks minus the expected growth of running and swapped
 /// requests. Order of the result (design.md section 3.3.3, the greedy is ours):
-///  1. the first candidate (the most urgent: it fixes the batch's SLO);
+///  1. the first candidate (the most urgent: it fixes the batch's SLO), and every returning
+///     candidate (preempted after producing output; the queue puts them first), in order;
 ///  2. group by group (similar TBT SLO to the first, then the rest, as the queue ordered
 ///     them): repeatedly, among the next `window` candidates of the group that fit whole in
 ///     both residuals, the one whose normalised demand (f/F0, k/K0) points most nearly the
@@ -46,6 +48,11 @@ struct ResourceDemand {
 ///     gives them what is left), in priority order;
 ///  4. candidates whose KV demand exceeds the free KV are dropped (or, without
 ///     drop_kv_infeasible, put last). Nothing is dropped while no request is running.
+/// Optionally (protect_overdue_anchor, ours, off by default: in kvsched-sim runs of
+/// examples/workloads/mixed_slo.json it cost goodput), an anchor past its start deadline
+/// (slack < 0) whose KV demand does not fit blocks the step's admissions: nothing is admitted
+/// (with drop_kv_infeasible) or only the anchor is tried (without: the allocator decides), so
+/// that smaller requests may not take the KV it waits for (backfilling's reservation rule).
 ///   F0 = 100, K0 = 100, candidates (f, k): A(90, 30) B(50, 50) C(50, 50)
 ///   compute-only greedy (largest f): A               -> F 90%,  K 30%
 ///   multi-resource:                  B, C             -> F 100%, K 100%
@@ -112,7 +119,17 @@ class MultiResourceBatch {
       k_res -= static_cast<double>(it.d.kv_blocks);
     };
     // 1. The anchor.
+    if (!fits_kv(items_[0]) && config.protect_overdue_anchor && !(v.running.empty() && v.swapped.empty()) &&
+        start_deadline_s(*items_[0].req, *v.latency) < v.now_s) {
+      // The selector is the KV gate when it drops: admit nothing. Otherwise the allocator is
+      // (CacheOPT's may embed the anchor in another request's reservation): only the anchor.
+      if (may_drop) cands.clear();
+      else cands.assign(1, items_[0].req);
+      return;
+    }
     if (fits_kv(items_[0]) || !may_drop) take(items_[0]);
+    for (std::size_t i = 1; i < items_.size() && items_[i].req->num_generated > 0 && f_res >= 1.0; ++i)
+      if (fits_kv(items_[i]) || !may_drop) take(items_[i]);
     // 2. Best fit within each SLO group.
     const double anchor_tbt = tbt_slo_or_inf(*items_[0].req);
     for (int pass = 0; pass < 2; ++pass) {
