@@ -1,0 +1,128 @@
+// examples/kvsched_sim/options.hpp: kvsched-sim's command line (CLI11).
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+namespace kvsched::sim_cli {
+
+/// Every flag of kvsched-sim, as parsed (validation beyond types happens in main.cpp).
+struct Options {
+  std::vector<std::string> traces;          // --trace (repeatable)
+  std::string trace_format = "auto";        // --trace-format
+  std::string workload;                     // --workload
+  std::string policies;                     // --policy a,b,c (empty = every preset)
+  std::string model = "llama2-7b";
+  std::string gpu = "h100-80g";
+  double gpu_memory_utilization = 0.9;
+  std::optional<std::int32_t> kv_blocks;
+  std::int32_t block_size = 16;
+  double swap_space_gib = 4.0;
+  std::int32_t max_num_seqs = 256;
+  std::int32_t max_num_batched_tokens = 2048;
+  std::optional<std::int32_t> max_model_len;
+  bool no_prefix_caching = false;
+  double rate_scale = 1.0;
+  std::optional<double> rate;
+  std::string arrival = "poisson";
+  double cv = 1.0;
+  std::optional<std::size_t> num_requests;
+  std::optional<double> duration;
+  std::string slo_class = "chatbot";
+  std::optional<double> slo_ttft;
+  std::optional<double> slo_tbt;
+  std::string context_overflow = "clip";
+  std::string max_tokens = "trace";
+  std::uint64_t seed = 0;
+  bool overlap_swap = false;
+  std::string json;
+  std::string requests_csv;
+  std::string sweep_rate;
+  std::string plot_dir;
+  std::string data_dir;
+  bool no_wall_time = false;
+  bool quiet = false;
+};
+
+/// Declares every flag on `app`, bound to `o`.
+inline void add_options(CLI::App& app, Options& o) {
+  app.description(
+      "kvsched-sim: replay a request trace through KV-cache scheduling policies on a latency model\n"
+      "fitted to measured GPU profiles; prints TTFT, TBT, SLO attainment and goodput side by side.\n"
+      "With no arguments: the first 10 minutes of the bundled Azure conversation trace, llama2-7b on\n"
+      "h100-80g, every policy preset.");
+  auto* in = "Input";
+  app.add_option("--trace", o.traces,
+                 "Trace file (repeatable): Azure CSV, Vidur/Splitwise CSV, length-only CSV or Mooncake JSONL")
+      ->group(in);
+  app.add_option("--trace-format", o.trace_format, "Format of every --trace: auto, azure, vidur, lengths, mooncake")
+      ->capture_default_str()
+      ->group(in);
+  app.add_option("--workload", o.workload, "Workload file (JSON, or TOML by extension .toml) mixing sources")->group(in);
+  app.add_option("--rate-scale", o.rate_scale, "Replay arrivals X times faster")->capture_default_str()->group(in);
+  app.add_option("--rate", o.rate,
+                 "Total arrival rate (requests/s): rescales timed traces, drives length-only ones")
+      ->group(in);
+  app.add_option("--arrival", o.arrival, "Arrival process for length-only traces: poisson, gamma")
+      ->capture_default_str()
+      ->group(in);
+  app.add_option("--cv", o.cv, "Coefficient of variation of gamma inter-arrival gaps")->capture_default_str()->group(in);
+  app.add_option("--num-requests", o.num_requests, "Keep the first N requests")->group(in);
+  app.add_option("--duration", o.duration, "Keep requests arriving in the first S seconds (after scaling)")->group(in);
+  app.add_option("--seed", o.seed, "Seed of the arrival processes")->capture_default_str()->group(in);
+  app.add_option("--data-dir", o.data_dir, "Bundled data folder (default: env KVSCHED_DATA_DIR, else the repo's data/)")
+      ->group(in);
+
+  auto* slo = "SLO";
+  app.add_option("--slo-class", o.slo_class,
+                 "SLO class of --trace inputs: chatbot, code_completion, summarization, best_effort")
+      ->capture_default_str()
+      ->group(slo);
+  app.add_option("--slo-ttft", o.slo_ttft, "TTFT target (s) for every class")->group(slo);
+  app.add_option("--slo-tbt", o.slo_tbt, "TBT target (s) for every gap, every class")->group(slo);
+
+  auto* eng = "Model, GPU and engine";
+  app.add_option("--policy", o.policies, "Policy preset(s), comma-separated (default: every preset)")->group(eng);
+  app.add_option("--model", o.model, "Model preset")->capture_default_str()->group(eng);
+  app.add_option("--gpu", o.gpu, "GPU preset")->capture_default_str()->group(eng);
+  app.add_option("--gpu-memory-utilization", o.gpu_memory_utilization, "Share of GPU memory for weights + KV (vLLM)")
+      ->capture_default_str()
+      ->group(eng);
+  app.add_option("--kv-blocks", o.kv_blocks, "Device KV pool size in blocks (default: from model, GPU, utilisation)")
+      ->group(eng);
+  app.add_option("--block-size", o.block_size, "Tokens per KV block")->capture_default_str()->group(eng);
+  app.add_option("--swap-space", o.swap_space_gib, "Host swap pool (GiB; vLLM --swap-space)")
+      ->capture_default_str()
+      ->group(eng);
+  app.add_option("--max-num-seqs", o.max_num_seqs, "Requests per batch")->capture_default_str()->group(eng);
+  app.add_option("--max-num-batched-tokens", o.max_num_batched_tokens, "Tokens per forward pass")
+      ->capture_default_str()
+      ->group(eng);
+  app.add_option("--max-model-len", o.max_model_len, "Context limit (tokens; default: the model's)")->group(eng);
+  app.add_flag("--no-prefix-caching", o.no_prefix_caching, "Turn prefix caching off in every preset")->group(eng);
+  app.add_option("--context-overflow", o.context_overflow,
+                 "Prompts beyond the context: clip (keep the output, cut the prompt) or reject")
+      ->capture_default_str()
+      ->group(eng);
+  app.add_option("--max-tokens", o.max_tokens,
+                 "Client output cap the scheduler sees: trace (exact), model-len (none), or a number")
+      ->capture_default_str()
+      ->group(eng);
+  app.add_flag("--overlap-swap", o.overlap_swap, "Swap transfers overlap the forward pass")->group(eng);
+
+  auto* out = "Output";
+  app.add_option("--json", o.json, "Write config, per-policy metrics and sweep as JSON")->group(out);
+  app.add_option("--requests-csv", o.requests_csv, "Write one CSV row per request and policy")->group(out);
+  app.add_option("--sweep-rate", o.sweep_rate,
+                 "A:B:STEP total rates (requests/s): each policy's maximum sustainable rate")
+      ->group(out);
+  app.add_option("--plot", o.plot_dir, "Write PNG plots (TTFT/TBT CDFs, attainment vs rate) to DIR")->group(out);
+  app.add_flag("--no-wall-time", o.no_wall_time, "Write sim_wall_s as null: byte-identical JSON for a seed")
+      ->group(out);
+  app.add_flag("-q,--quiet", o.quiet, "No progress bar")->group(out);
+}
+
+}  // namespace kvsched::sim_cli

@@ -1,0 +1,180 @@
+// kvsched/sim/simulator.hpp: the discrete-event loop of kvsched-sim. It drives any scheduler
+// through the engine API (add_request, schedule, on_step_done) and advances a simulated clock
+// by the latency model's iteration time, recording every output token's time.
+#pragma once
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "kvsched/core/request.hpp"
+#include "kvsched/core/schedule_plan.hpp"
+#include "kvsched/latency/batch_shape.hpp"
+#include "kvsched/latency/latency_model.hpp"
+#include "kvsched/scheduler/any_scheduler.hpp"
+#include "kvsched/scheduler/scheduler_stats.hpp"
+#include "kvsched/sim/metrics.hpp"
+#include "kvsched/sim/request_builder.hpp"
+
+namespace kvsched::sim {
+
+/// Options of one simulation.
+struct SimOptions {
+  std::int32_t block_size = 16;  // tokens per KV block (EngineConfig::block_size); sizes swaps
+  /// Swap transfers run on their own stream, overlapping the forward pass: the iteration takes
+  /// max(compute, swap) instead of compute + swap (ours; design.md section 4: "unless the
+  /// backend is configured to overlap them").
+  bool overlap_swap = false;
+  /// Called as requests end: (ended, total). For progress bars; may be empty.
+  std::function<void(std::size_t, std::size_t)> progress;
+};
+
+/// Everything a run produced: one outcome per workload request (index = id; requests rejected
+/// as too long before submission come last), the scheduler's counters, the clock.
+struct SimResult {
+  std::string policy;
+  std::vector<RequestOutcome> outcomes;
+  SchedulerStats stats{};
+  std::int64_t swapped_bytes = 0;   // (swapped_out + swapped_in blocks) x block bytes
+  std::int64_t iterations = 0;      // forward passes simulated
+  std::size_t num_stuck = 0;        // requests aborted because the scheduler stopped making progress
+  double end_time_s = 0.0;          // simulated clock at the end (s)
+  double wall_s = 0.0;              // host time the loop took (s); not deterministic
+};
+
+/// Shape of a plan's forward pass, as LatencyModel reads it: prefill chunks with their
+/// cached context, decodes with theirs.
+[[nodiscard]] inline BatchShape batch_shape_of(const SchedulePlan& plan) {
+  BatchShape b;
+  for (const auto& s : plan.scheduled) {
+    if (s.is_prefill) {
+      b.add_prefill(s.num_tokens, s.num_computed_before);
+    } else {
+      b.add_decode(s.num_computed_before);
+    }
+  }
+  return b;
+}
+
+/// Simulated duration of one iteration (s): predicted forward time plus the plan's swap
+/// transfers, one copy call per direction, each moving its blocks x block_bytes.
+[[nodiscard]] inline double iteration_time_s(const SchedulePlan& plan, const LatencyModel& lm, std::int64_t block_bytes,
+                                             bool overlap_swap) {
+  const double compute = lm.iteration_s(batch_shape_of(plan));
+  const auto out_bytes = static_cast<std::int64_t>(plan.swap_out.size()) * block_bytes;
+  const auto in_bytes = static_cast<std::int64_t>(plan.swap_in.size()) * block_bytes;
+  const double swap = lm.swap_s(out_bytes) + lm.swap_s(in_bytes);
+  return overlap_swap ? std::max(compute, swap) : compute + swap;
+}
+
+/// Replays `requests` through `sched`. Each loop turn:
+///   1. add_request() every request with arrival_s <= now;
+///   2. plan = schedule(now); if it runs nothing (no batch, no swap), jump to the next arrival
+///      (or, with none left and requests still live, abort them: the scheduler is stuck);
+///   3. dt = iteration_time_s(plan); for each scheduled request that samples a token, report
+///      eos when that token is its true output length's last (RequestSpec::oracle_output_tokens);
+///   4. now += dt; on_step_done({now, eos outputs}); terminal requests become outcomes.
+/// Deterministic: the same inputs give the same outcomes (wall_s aside).
+[[nodiscard]] inline SimResult simulate(AnyScheduler& sched, const SimRequests& requests, const LatencyModel& lm,
+                                        const SimOptions& opt = {}) {
+  const auto wall_start = std::chrono::steady_clock::now();
+  const std::size_t n = requests.specs.size();
+  const std::size_t total = n + requests.rejected.size();
+  const std::int64_t block_bytes = static_cast<std::int64_t>(opt.block_size) * lm.kv_bytes_per_token();
+  SimResult res;
+  res.policy = sched.name();
+  res.outcomes.resize(total);
+  std::vector<double> first_scheduled(n, std::numeric_limits<double>::quiet_NaN());
+  std::vector<std::uint8_t> ended(n, 0);
+  std::size_t num_ended = 0, next_report = 0;
+  const std::size_t report_step = std::max<std::size_t>(1, total / 200);
+
+  auto collect = [&] {
+    for (auto& r : sched.take_terminal()) {
+      const auto id = r.id();
+      if (id >= n || ended[id]) continue;
+      ended[id] = 1;
+      ++num_ended;
+      auto& o = res.outcomes[id];
+      o.id = id;
+      o.class_id = r.spec.class_id;
+      o.state = r.state;
+      o.arrival_s = r.spec.arrival_s;
+      o.prompt_tokens = r.spec.prompt_tokens;
+      o.output_tokens = requests.output_tokens[id];
+      o.num_preemptions = r.num_preemptions;
+      o.slo = r.spec.slo;
+      o.first_scheduled_s = first_scheduled[id];
+      o.token_times_s = std::move(r.token_times_s);
+    }
+    if (opt.progress && num_ended >= next_report) {
+      opt.progress(num_ended, total);
+      next_report = num_ended + report_step;
+    }
+  };
+
+  std::size_t next = 0;
+  double now = n > 0 ? requests.specs.front().arrival_s : 0.0;
+  std::vector<StepOutput> outputs;
+  while (true) {
+    while (next < n && requests.specs[next].arrival_s <= now) sched.add_request(requests.specs[next++]);
+    if (sched.num_unfinished() == 0) {
+      collect();
+      if (next >= n) break;
+      now = std::max(now, requests.specs[next].arrival_s);
+      continue;
+    }
+    const SchedulePlan& plan = sched.schedule(now);
+    if (plan.scheduled.empty() && plan.swap_out.empty() && plan.swap_in.empty()) {
+      collect();
+      if (next < n) {
+        now = std::max(now, requests.specs[next].arrival_s);
+        continue;
+      }
+      if (sched.num_unfinished() == 0) break;
+      for (std::size_t id = 0; id < n; ++id) {  // stuck: nothing runs and nothing will arrive
+        if (!ended[id] && sched.find(id) != nullptr) {
+          sched.abort(id);
+          ++res.num_stuck;
+        }
+      }
+      collect();
+      break;
+    }
+    const double dt = iteration_time_s(plan, lm, block_bytes, opt.overlap_swap);
+    outputs.clear();
+    for (const auto& s : plan.scheduled) {
+      if (std::isnan(first_scheduled[s.id])) first_scheduled[s.id] = now;
+      if (!s.samples_token) continue;
+      const Request* r = sched.find(s.id);
+      if (r != nullptr && r->num_generated + 1 >= requests.output_tokens[s.id]) outputs.push_back({s.id, true});
+    }
+    now += dt;
+    ++res.iterations;
+    sched.on_step_done(StepResult{now, outputs});
+    collect();
+  }
+  for (std::size_t k = 0; k < requests.rejected.size(); ++k) {
+    const auto& rj = requests.rejected[k];
+    auto& o = res.outcomes[n + k];
+    o.id = n + k;
+    o.class_id = rj.class_id;
+    o.state = RequestState::kRejected;
+    o.arrival_s = rj.arrival_s;
+    o.prompt_tokens = rj.prompt_tokens;
+    o.output_tokens = rj.output_tokens;
+    o.slo = requests.class_slos.at(rj.class_id);
+  }
+  if (opt.progress) opt.progress(total, total);
+  res.stats = sched.stats();
+  res.swapped_bytes = (res.stats.swapped_out_blocks + res.stats.swapped_in_blocks) * block_bytes;
+  res.end_time_s = now;
+  res.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+  return res;
+}
+
+}  // namespace kvsched::sim

@@ -1,0 +1,72 @@
+// kvsched/sim/trace_reader.hpp: format detection and one entry point for every trace reader.
+#pragma once
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "kvsched/sim/csv_reader.hpp"
+#include "kvsched/sim/input_error.hpp"
+#include "kvsched/sim/trace.hpp"
+#include "kvsched/sim/trace_azure.hpp"
+#include "kvsched/sim/trace_lengths.hpp"
+#include "kvsched/sim/trace_mooncake.hpp"
+#include "kvsched/sim/trace_vidur.hpp"
+
+namespace kvsched::sim {
+
+/// Detects a trace's format from its first non-blank line:
+///   a JSON object with "input_length"            -> kMooncake
+///   CSV header with TIMESTAMP and ContextTokens  -> kAzure
+///   CSV header with arrived_at and num_prefill_tokens -> kVidur
+///   CSV header with num_prefill_tokens and num_decode_tokens -> kLengths
+/// Throws InputError (line 1) naming the header when none matches; override the format then.
+[[nodiscard]] inline TraceFormat detect_trace_format(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw InputError(path, 0, "", "is a directory, not a file");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(path, 0, "", "cannot open file");
+  std::string line;
+  std::int64_t number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (!trim(line).empty()) break;
+  }
+  auto head = std::string(trim(line));
+  if (head.rfind("\xEF\xBB\xBF", 0) == 0) head.erase(0, 3);
+  if (head.empty()) throw InputError(path, 0, "", "empty file: cannot detect the trace format");
+  auto has_column = [&](std::string_view name) {
+    std::size_t pos = 0;
+    while (pos <= head.size()) {
+      auto comma = head.find(',', pos);
+      if (comma == std::string::npos) comma = head.size();
+      auto f = trim(std::string_view(head).substr(pos, comma - pos));
+      if (f.size() >= 2 && f.front() == '"' && f.back() == '"') f = trim(f.substr(1, f.size() - 2));
+      if (f == name) return true;
+      pos = comma + 1;
+    }
+    return false;
+  };
+  if (head.front() == '{' && head.find("\"input_length\"") != std::string::npos) return TraceFormat::kMooncake;
+  if (has_column("TIMESTAMP") && has_column("ContextTokens")) return TraceFormat::kAzure;
+  if (has_column("arrived_at") && has_column("num_prefill_tokens")) return TraceFormat::kVidur;
+  if (has_column("num_prefill_tokens") && has_column("num_decode_tokens")) return TraceFormat::kLengths;
+  if (head.size() > 120) head = head.substr(0, 120) + "...";
+  throw InputError(path, number, "",
+                   "cannot detect the trace format from '" + head +
+                       "' (expected an Azure, Vidur, length-only CSV header or Mooncake JSONL); name the format");
+}
+
+/// Reads a trace in the given format (kAuto = detect_trace_format). Throws InputError on bad input.
+[[nodiscard]] inline Trace read_trace(const std::filesystem::path& path, TraceFormat format = TraceFormat::kAuto) {
+  if (format == TraceFormat::kAuto) format = detect_trace_format(path);
+  switch (format) {
+    case TraceFormat::kAzure: return read_azure_trace(path);
+    case TraceFormat::kVidur: return read_vidur_trace(path);
+    case TraceFormat::kLengths: return read_lengths_trace(path);
+    case TraceFormat::kMooncake: return read_mooncake_trace(path);
+    case TraceFormat::kAuto: break;
+  }
+  throw InputError(path, 0, "", "unknown trace format");
+}
+
+}  // namespace kvsched::sim

@@ -1,0 +1,62 @@
+// kvsched/sim/workload_file.hpp: loads a workload file, JSON or TOML (by extension: .toml is
+// TOML, anything else JSON). Needs nlohmann-json and toml++ (target kvsched::sim).
+#pragma once
+#include <filesystem>
+#include <string>
+
+#include <nlohmann/json.hpp>
+#include <toml++/toml.h>
+
+#include "kvsched/sim/csv_reader.hpp"
+#include "kvsched/sim/input_error.hpp"
+#include "kvsched/sim/workload.hpp"
+
+namespace kvsched::sim {
+
+namespace detail {
+/// Converts a TOML node to JSON (tables -> objects, arrays -> arrays, scalars as they are).
+[[nodiscard]] inline nlohmann::json toml_to_json(const toml::node& n) {
+  if (const auto* t = n.as_table()) {
+    nlohmann::json o = nlohmann::json::object();
+    for (const auto& [k, v] : *t) o[std::string(k.str())] = toml_to_json(v);
+    return o;
+  }
+  if (const auto* a = n.as_array()) {
+    nlohmann::json arr = nlohmann::json::array();
+    for (const auto& v : *a) arr.push_back(toml_to_json(v));
+    return arr;
+  }
+  if (const auto* v = n.as_integer()) return v->get();
+  if (const auto* v = n.as_floating_point()) return v->get();
+  if (const auto* v = n.as_boolean()) return v->get();
+  if (const auto* v = n.as_string()) return v->get();
+  return nlohmann::json();  // dates and times: not used by workloads, rejected as wrong types later
+}
+}  // namespace detail
+
+/// Reads and parses a workload file (JSON, or TOML when the extension is .toml); see
+/// parse_workload_json for the keys. Syntax errors throw InputError with the line.
+[[nodiscard]] inline Workload load_workload_file(const std::filesystem::path& path,
+                                                 const std::filesystem::path& data_dir) {
+  const std::string text = read_file_text(path);
+  nlohmann::json j;
+  if (path.extension() == ".toml") {
+    try {
+      j = detail::toml_to_json(toml::parse(text, path.string()));
+    } catch (const toml::parse_error& e) {
+      throw InputError(path, static_cast<std::int64_t>(e.source().begin.line), "",
+                       "TOML syntax error: " + std::string(e.description()));
+    }
+  } else {
+    try {
+      j = nlohmann::json::parse(text);
+    } catch (const nlohmann::json::parse_error& e) {
+      const auto upto = std::min<std::size_t>(e.byte, text.size());
+      const auto line = 1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(upto > 0 ? upto - 1 : 0), '\n');
+      throw InputError(path, line, "", std::string("JSON syntax error: ") + e.what());
+    }
+  }
+  return parse_workload_json(j, path, data_dir);
+}
+
+}  // namespace kvsched::sim
