@@ -3,7 +3,8 @@
 arrival rate (when the run has a --sweep-rate). Needs matplotlib (Debian: python3-matplotlib).
 
 Usage: plot_sim.py RESULT.json OUT_DIR
-Writes OUT_DIR/ttft_cdf.png, OUT_DIR/tbt_cdf.png and, with a sweep, OUT_DIR/attainment_vs_rate.png.
+Writes OUT_DIR/ttft_cdf.png, OUT_DIR/tbt_cdf.png, OUT_DIR/kv_usage.png and, with a sweep,
+OUT_DIR/attainment_vs_rate.png.
 """
 import json
 import os
@@ -72,6 +73,25 @@ def main(argv):
     fig.suptitle(_title(cfg), fontsize=10)
     fig.tight_layout()
     fig.savefig(os.path.join(out, "tbt_cdf.png"), dpi=120)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    for run in runs:
+        kv = run.get("kv_timeline", {})
+        if kv.get("t_s"):
+            line = ax.plot(kv["t_s"], kv["used_blocks"], label=run["policy"], linewidth=1)[0]
+            if any(kv.get("promised_blocks", [])):
+                ax.plot(kv["t_s"], kv["promised_blocks"], linestyle="--", color=line.get_color(), linewidth=0.8)
+    blocks = cfg.get("engine", {}).get("num_device_blocks")
+    if blocks:
+        ax.axhline(blocks, color="grey", linestyle=":", linewidth=1)
+    ax.set_xlabel("simulated time (s)")
+    ax.set_ylabel("device KV blocks: used (solid), promised (dashed)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    ax.set_title("KV cache occupancy, " + _title(cfg), fontsize=10)
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "kv_usage.png"), dpi=120)
     plt.close(fig)
 
     sweep = result.get("sweep", [])

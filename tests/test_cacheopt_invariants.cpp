@@ -183,6 +183,8 @@ TEST_CASE("every CacheOPT ablation keeps the invariants", "[cacheopt][invariants
   run_and_check(presets::cacheopt_no_slo_victim{}, ls, true);
   run_and_check(presets::cacheopt_no_mode_choice{}, ls, true);
   run_and_check(presets::trtllm_oracle_lengths{}, ls, true);
+  run_and_check(presets::cacheopt_peak{}, ls, true);
+  run_and_check(presets::oracle_peak{}, ls, true);
 }
 
 TEST_CASE("estimates 10x off both ways in one load: guests embedded and preempted, nothing lost", "[cacheopt][invariants]") {

@@ -157,7 +157,7 @@ TEST_CASE("kvsched-sim --plot writes PNGs, or says what to install") {
   INFO(r.output);
   if (have) {
     REQUIRE(r.rc == 0);
-    for (const char* f : {"ttft_cdf.png", "tbt_cdf.png", "attainment_vs_rate.png", "kvsched-sim.json"}) {
+    for (const char* f : {"ttft_cdf.png", "tbt_cdf.png", "kv_usage.png", "attainment_vs_rate.png", "kvsched-sim.json"}) {
       INFO(f);
       CHECK(std::filesystem::file_size(dir / f) > 1000);
     }

@@ -66,6 +66,9 @@ TEST_CASE("two requests: token times follow the latency model step by step") {
   CHECK(b.queue_s() == Approx(0.06));
   CHECK(r.iterations == 3);
   CHECK(r.end_time_s == Approx(0.183));
+  REQUIRE(r.kv_timeline.size() == 3);  // one sample per iteration: start time and duration
+  CHECK(r.kv_timeline[1].t_s == Approx(0.110));
+  CHECK(r.kv_timeline[1].dt_s == Approx(0.061));
   const Metrics m = compute_metrics(r.outcomes);
   CHECK(m.ttft_slo_attainment == 1.0);
   CHECK(m.tbt_slo_attainment == 0.5);  // R0's gap .061 > .05; R1's .012 is within

@@ -56,12 +56,21 @@ TEST_CASE("every preset serves a slice of Azure conv under KV pressure") {
   std::int64_t preemptions = 0;
   for (const auto& name : preset_names()) {
     auto s1 = make_scheduler(name, e, llama2_a100());
-    const SimResult r = simulate(*s1, reqs, llama2_a100(), {e.block_size, false, {}});
+    const SimResult r = simulate(*s1, reqs, llama2_a100(), {.block_size = e.block_size});
     check_invariants(r, reqs);
     preemptions += r.stats.preemptions_recompute + r.stats.preemptions_swap;
+    REQUIRE(r.kv_timeline.size() == static_cast<std::size_t>(r.iterations));
+    CHECK(r.num_device_blocks == 600);
+    std::int32_t used_max = 0;
+    for (const auto& k : r.kv_timeline) {
+      CHECK(k.used_blocks <= 600);
+      CHECK(k.dt_s > 0.0);
+      used_max = std::max(used_max, k.used_blocks);
+    }
+    CHECK(used_max > 300);  // the pool is contended
     CHECK(compute_metrics(r.outcomes).num_finished > 200);
     auto s2 = make_scheduler(name, e, llama2_a100());
-    const SimResult again = simulate(*s2, reqs, llama2_a100(), {e.block_size, false, {}});
+    const SimResult again = simulate(*s2, reqs, llama2_a100(), {.block_size = e.block_size});
     CHECK(run_to_json(r, reqs, false) == run_to_json(again, reqs, false));
   }
   CHECK(preemptions > 0);
@@ -79,7 +88,7 @@ TEST_CASE("Mooncake prefix ids reach the prefix cache") {
   e.max_model_len = 8192;
   e.max_num_batched_tokens = 8192;
   auto s = make_scheduler("vllm_v1", e, llama2_a100());
-  const SimResult r = simulate(*s, reqs, llama2_a100(), {e.block_size, false, {}});
+  const SimResult r = simulate(*s, reqs, llama2_a100(), {.block_size = e.block_size});
   check_invariants(r, reqs);
   CHECK(r.stats.prefix_cache_hit_tokens > 0);
 }

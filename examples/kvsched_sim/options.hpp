@@ -25,7 +25,7 @@ struct Options {
   std::int32_t max_num_batched_tokens = 2048;
   std::optional<std::int32_t> max_model_len;
   bool no_prefix_caching = false;
-  double rate_scale = 1.0;
+  std::optional<double> rate_scale;       // --rate-scale (default 1, or 1.5 in the default run)
   std::optional<double> rate;
   std::string arrival = "poisson";
   double cv = 1.0;
@@ -38,6 +38,7 @@ struct Options {
   std::string max_tokens = "trace";
   std::uint64_t seed = 0;
   bool overlap_swap = false;
+  std::string latency_json;
   std::string json;
   std::string requests_csv;
   std::string sweep_rate;
@@ -52,8 +53,8 @@ inline void add_options(CLI::App& app, Options& o) {
   app.description(
       "kvsched-sim: replay a request trace through KV-cache scheduling policies on a latency model\n"
       "fitted to measured GPU profiles; prints TTFT, TBT, SLO attainment and goodput side by side.\n"
-      "With no arguments: the first 10 minutes of the bundled Azure conversation trace, llama2-7b on\n"
-      "h100-80g, every policy preset.");
+      "With no arguments: the bundled Azure conversation trace replayed 1.5x faster, its first 10\n"
+      "simulated minutes, llama2-7b on h100-80g, every policy preset.");
   auto* in = "Input";
   app.add_option("--trace", o.traces,
                  "Trace file (repeatable): Azure CSV, Vidur/Splitwise CSV, length-only CSV or Mooncake JSONL")
@@ -62,7 +63,7 @@ inline void add_options(CLI::App& app, Options& o) {
       ->capture_default_str()
       ->group(in);
   app.add_option("--workload", o.workload, "Workload file (JSON, or TOML by extension .toml) mixing sources")->group(in);
-  app.add_option("--rate-scale", o.rate_scale, "Replay arrivals X times faster")->capture_default_str()->group(in);
+  app.add_option("--rate-scale", o.rate_scale, "Replay arrivals X times faster (default 1)")->group(in);
   app.add_option("--rate", o.rate,
                  "Total arrival rate (requests/s): rescales timed traces, drives length-only ones")
       ->group(in);
@@ -112,6 +113,9 @@ inline void add_options(CLI::App& app, Options& o) {
       ->capture_default_str()
       ->group(eng);
   app.add_flag("--overlap-swap", o.overlap_swap, "Swap transfers overlap the forward pass")->group(eng);
+  app.add_option("--latency-json", o.latency_json,
+                 "JSON object of LatencyCoeffs fields overriding the fitted ones (e.g. {\"cpu_overhead_s\": 0.004})")
+      ->group(eng);
 
   auto* out = "Output";
   app.add_option("--json", o.json, "Write config, per-policy metrics and sweep as JSON")->group(out);

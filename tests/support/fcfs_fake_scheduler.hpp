@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "kvsched/core/block_manager.hpp"
 #include "kvsched/scheduler/any_scheduler.hpp"
 
 namespace kvsched::test {
@@ -21,7 +22,8 @@ namespace kvsched::test {
 class FcfsFakeScheduler : public AnyScheduler {
  public:
   FcfsFakeScheduler(std::int32_t token_budget, std::int32_t kv_capacity_tokens, std::int32_t max_seqs = 256)
-      : budget_(token_budget), capacity_(kv_capacity_tokens), max_seqs_(max_seqs) {}
+      : budget_(token_budget), capacity_(kv_capacity_tokens), max_seqs_(max_seqs),
+        bm_(16, std::max(1, kv_capacity_tokens / 16), 0, false) {}
 
   const std::string& name() const override { return name_; }
   void add_request(RequestSpec spec) override {
@@ -124,7 +126,8 @@ class FcfsFakeScheduler : public AnyScheduler {
     return out;
   }
   const SchedulerStats& stats() const override { return stats_; }
-  const BlockManager& block_manager() const override { throw std::logic_error("fake scheduler has no BlockManager"); }
+  /// An idle pool of kv_capacity_tokens / 16 blocks: the fake counts tokens, not blocks.
+  const BlockManager& block_manager() const override { return bm_; }
 
  private:
   std::int32_t kv_used() const {
@@ -146,6 +149,7 @@ class FcfsFakeScheduler : public AnyScheduler {
   std::vector<RequestId> terminal_;
   SchedulePlan plan_;
   SchedulerStats stats_;
+  BlockManager bm_;
 };
 
 }  // namespace kvsched::test

@@ -4,6 +4,7 @@
 #pragma once
 #include "kvsched/policy/allocator/embedding_allocator.hpp"
 #include "kvsched/policy/allocator/estimated_demand_allocator.hpp"
+#include "kvsched/policy/allocator/future_peak_allocator.hpp"
 #include "kvsched/policy/allocator/on_demand_allocator.hpp"
 #include "kvsched/policy/batch/queue_order_batch.hpp"
 #include "kvsched/policy/chunker/token_budget_chunker.hpp"
@@ -78,6 +79,22 @@ using cacheopt_noisy_10 = cacheopt_noisy<10>;
 using cacheopt_noisy_30 = cacheopt_noisy<30>;
 using cacheopt_noisy_50 = cacheopt_noisy<50>;
 
+/// CacheOPT with the future-peak admission (future_peak_allocator.hpp, ours): components 2-3
+/// generalised from one host to every running request; nothing is reserved, so the top-up is
+/// off; estimator, reserve, slack order, victim order and mode choice as cacheopt.
+struct cacheopt_peak : cacheopt_of<PaddedEstimator<HistoryEstimator>, FuturePeakAllocator> {
+  cacheopt_peak() { reserver.config.top_up = false; }
+};
+
+/// cacheopt_peak with the true output length and no padding: the ceiling of length-aware
+/// admission.
+struct oracle_peak : cacheopt_of<PaddedEstimator<OracleEstimator>, FuturePeakAllocator> {
+  oracle_peak() {
+    estimator.padding = HoeffdingPadding({.enabled = false});
+    reserver.config.top_up = false;
+  }
+};
+
 // ---- ablations: one component off at a time ---------------------------------------------
 
 /// Component 1 off: the history estimate is reserved as it is, with no confidence padding.
@@ -143,6 +160,6 @@ static_assert(PolicyBundle<cacheopt> && PolicyBundle<oracle> && PolicyBundle<cac
               PolicyBundle<cacheopt_no_padding> && PolicyBundle<cacheopt_no_alloc> && PolicyBundle<cacheopt_no_reuse> &&
               PolicyBundle<cacheopt_no_topup> && PolicyBundle<cacheopt_no_reserve> && PolicyBundle<cacheopt_no_slack> &&
               PolicyBundle<cacheopt_no_slo_victim> && PolicyBundle<cacheopt_no_mode_choice> &&
-              PolicyBundle<trtllm_oracle_lengths>);
+              PolicyBundle<trtllm_oracle_lengths> && PolicyBundle<cacheopt_peak> && PolicyBundle<oracle_peak>);
 
 }  // namespace kvsched::presets

@@ -38,8 +38,8 @@ inline const std::vector<std::pair<std::string, SchedulerFactory>>& preset_table
       {"trtllm_guaranteed_no_evict", factory<presets::trtllm_guaranteed_no_evict>("trtllm_guaranteed_no_evict")},
       {"sglang", factory<presets::sglang>("sglang")},
       // CacheOPT (kvsched/presets/cacheopt.hpp): the history-estimator default, the oracle,
-      // noisy predictors of 10/30/50% relative error, one ablation per component, and
-      // TensorRT-LLM's admission with true lengths.
+      // noisy predictors of 10/30/50% relative error, one ablation per component,
+      // TensorRT-LLM's admission with true lengths, and the future-peak admission (ours).
       {"cacheopt", factory<presets::cacheopt>("cacheopt")},
       {"oracle", factory<presets::oracle>("oracle")},
       {"cacheopt_noisy_10", factory<presets::cacheopt_noisy_10>("cacheopt_noisy_10")},
@@ -54,6 +54,8 @@ inline const std::vector<std::pair<std::string, SchedulerFactory>>& preset_table
       {"cacheopt_no_slo_victim", factory<presets::cacheopt_no_slo_victim>("cacheopt_no_slo_victim")},
       {"cacheopt_no_mode_choice", factory<presets::cacheopt_no_mode_choice>("cacheopt_no_mode_choice")},
       {"trtllm_oracle_lengths", factory<presets::trtllm_oracle_lengths>("trtllm_oracle_lengths")},
+      {"cacheopt_peak", factory<presets::cacheopt_peak>("cacheopt_peak")},
+      {"oracle_peak", factory<presets::oracle_peak>("oracle_peak")},
       // AccelGen and CacheOPT + AccelGen (kvsched/presets/accelgen.hpp), and the larger
       // Sarathi-Serve budget the AccelGen evaluation compares with.
       {"sarathi_2048", factory<presets::sarathi_2048>("sarathi_2048")},

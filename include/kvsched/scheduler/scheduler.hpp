@@ -76,7 +76,7 @@ class Scheduler {
       return;
     }
     r.spec.max_tokens = std::min(r.spec.max_tokens, engine_.max_model_len - r.spec.prompt_tokens);
-    waiting_.push_back(&r);
+    enqueue_waiting(r, /*front=*/false);
     notify_enqueue(r);
   }
 
@@ -365,7 +365,7 @@ class Scheduler {
       stats_.recomputed_tokens += context;
       v.num_computed_tokens = 0;
       v.state = RequestState::kPreempted;
-      waiting_.insert(waiting_.begin(), &v);
+      enqueue_waiting(v, /*front=*/true);
       notify_enqueue(v);
     }
     ++v.num_preemptions;
@@ -415,6 +415,23 @@ class Scheduler {
   }
   void notify_dequeue(const Request& r) {
     if constexpr (kIncrementalQueue) p_.queue.on_dequeue(r);
+  }
+  /// Puts `r` into the waiting queue. When the queue policy keys waiting requests
+  /// (queue.waiting_key(r): a sort key that stays fixed while r waits, e.g. CacheOPT's slack
+  /// deadline), at its place in key order, after equal keys (O(log n) key reads plus a pointer
+  /// move), so the queue never needs a per-step sort; otherwise at the back (arrival) or the
+  /// front (recompute preemption, as vLLM's prepend_request).
+  void enqueue_waiting(Request& r, bool front) {
+    if constexpr (requires { p_.queue.waiting_key(r) < p_.queue.waiting_key(r); }) {
+      const auto key = p_.queue.waiting_key(r);
+      auto at = std::upper_bound(waiting_.begin(), waiting_.end(), key,
+                                 [this](const auto& k, const Request* w) { return k < p_.queue.waiting_key(*w); });
+      waiting_.insert(at, &r);
+    } else if (front) {
+      waiting_.insert(waiting_.begin(), &r);
+    } else {
+      waiting_.push_back(&r);
+    }
   }
   void remove_from_queues(Request& r) {
     std::erase(running_, &r);

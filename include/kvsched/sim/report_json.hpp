@@ -1,6 +1,7 @@
 // kvsched/sim/report_json.hpp: JSON form of a run's metrics (kvsched-sim --json). Keys are
 // flat, with units in the name: ttft_p99_s, throughput_tok_s, swapped_bytes, ...
 #pragma once
+#include <algorithm>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -49,9 +50,37 @@ inline void add_summary(nlohmann::json& j, const std::string& name, const Summar
   return j;
 }
 
+/// KV occupancy summary of a run: pool size, time-weighted mean (over busy time, weights =
+/// iteration durations) and maximum of used and promised blocks, and the timeline thinned to
+/// at most max_points samples (every k-th iteration) as {"t_s", "used_blocks", "promised_blocks"}.
+inline void add_kv_usage(nlohmann::json& metrics, nlohmann::json& run, const SimResult& r, std::size_t max_points = 400) {
+  double busy = 0.0, used = 0.0, promised = 0.0;
+  std::int32_t used_max = 0, promised_max = 0;
+  for (const auto& k : r.kv_timeline) {
+    busy += k.dt_s;
+    used += k.dt_s * k.used_blocks;
+    promised += k.dt_s * k.promised_blocks;
+    used_max = std::max(used_max, k.used_blocks);
+    promised_max = std::max(promised_max, k.promised_blocks);
+  }
+  metrics["kv_device_blocks"] = r.num_device_blocks;
+  metrics["kv_used_mean_blocks"] = busy > 0.0 ? nlohmann::json(used / busy) : nlohmann::json(nullptr);
+  metrics["kv_used_max_blocks"] = used_max;
+  metrics["kv_promised_mean_blocks"] = busy > 0.0 ? nlohmann::json(promised / busy) : nlohmann::json(nullptr);
+  metrics["kv_promised_max_blocks"] = promised_max;
+  nlohmann::json t = nlohmann::json::array(), u = nlohmann::json::array(), p = nlohmann::json::array();
+  const std::size_t step = std::max<std::size_t>(1, (r.kv_timeline.size() + max_points - 1) / max_points);
+  for (std::size_t i = 0; i < r.kv_timeline.size(); i += step) {
+    t.push_back(r.kv_timeline[i].t_s);
+    u.push_back(r.kv_timeline[i].used_blocks);
+    p.push_back(r.kv_timeline[i].promised_blocks);
+  }
+  run["kv_timeline"] = {{"t_s", std::move(t)}, {"used_blocks", std::move(u)}, {"promised_blocks", std::move(p)}};
+}
+
 /// One entry of "runs": {"policy", "metrics": {metrics_to_json + scheduler counters +
 /// sim_wall_s}, "per_class": {class: metrics_to_json}, "cdf": {"p", "ttft_s", "tbt_s",
-/// "tbt_max_s"}}. sim_wall_s is null when with_wall_time is false (for byte-identical files).
+/// "tbt_max_s"}, "kv_timeline": see add_kv_usage}. sim_wall_s is null when with_wall_time is false (for byte-identical files).
 [[nodiscard]] inline nlohmann::json run_to_json(const SimResult& r, const SimRequests& reqs, bool with_wall_time = true) {
   const Metrics all = compute_metrics(r.outcomes);
   nlohmann::json m = metrics_to_json(all);
@@ -82,6 +111,7 @@ inline void add_summary(nlohmann::json& j, const std::string& name, const Summar
   }
   j["per_class"] = std::move(per_class);
   j["cdf"] = {{"p", cdf_probabilities()}, {"ttft_s", all.ttft_cdf_s}, {"tbt_s", all.tbt_cdf_s}, {"tbt_max_s", all.tbt_max_cdf_s}};
+  add_kv_usage(j["metrics"], j, r);
   return j;
 }
 

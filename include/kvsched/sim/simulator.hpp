@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "kvsched/core/block_manager.hpp"
 #include "kvsched/core/request.hpp"
 #include "kvsched/core/schedule_plan.hpp"
 #include "kvsched/latency/batch_shape.hpp"
@@ -29,8 +30,19 @@ struct SimOptions {
   /// max(compute, swap) instead of compute + swap (ours; design.md section 4: "unless the
   /// backend is configured to overlap them").
   bool overlap_swap = false;
+  /// Record KV pool occupancy every iteration (SimResult::kv_timeline: "KV reserved vs used
+  /// over time", design.md section 4).
+  bool record_kv = true;
   /// Called as requests end: (ended, total). For progress bars; may be empty.
   std::function<void(std::size_t, std::size_t)> progress;
+};
+
+/// Device KV pool occupancy when an iteration starts (after schedule(), before the step).
+struct KvSample {
+  double t_s = 0.0;                 // simulated time (s)
+  double dt_s = 0.0;                // the iteration's duration (s): the sample's weight
+  std::int32_t used_blocks = 0;     // device blocks not free (held by requests or cached)
+  std::int32_t promised_blocks = 0; // logical reservations not yet materialised (blocks)
 };
 
 /// Everything a run produced: one outcome per workload request (index = id; requests rejected
@@ -44,6 +56,8 @@ struct SimResult {
   std::size_t num_stuck = 0;        // requests aborted because the scheduler stopped making progress
   double end_time_s = 0.0;          // simulated clock at the end (s)
   double wall_s = 0.0;              // host time the loop took (s); not deterministic
+  std::int32_t num_device_blocks = 0;  // KV pool size (blocks)
+  std::vector<KvSample> kv_timeline;   // one sample per iteration (SimOptions::record_kv)
 };
 
 /// Shape of a plan's forward pass, as LatencyModel reads it: prefill chunks with their
@@ -153,6 +167,10 @@ struct SimResult {
       const Request* r = sched.find(s.id);
       if (r != nullptr && r->num_generated + 1 >= requests.output_tokens[s.id]) outputs.push_back({s.id, true});
     }
+    if (opt.record_kv) {
+      const BlockManager& bm = sched.block_manager();
+      res.kv_timeline.push_back({now, dt, bm.num_device_blocks() - bm.num_free_device(), bm.num_promised()});
+    }
     now += dt;
     ++res.iterations;
     sched.on_step_done(StepResult{now, outputs});
@@ -171,6 +189,7 @@ struct SimResult {
   }
   if (opt.progress) opt.progress(total, total);
   res.stats = sched.stats();
+  if (opt.record_kv) res.num_device_blocks = sched.block_manager().num_device_blocks();
   res.swapped_bytes = (res.stats.swapped_out_blocks + res.stats.swapped_in_blocks) * block_bytes;
   res.end_time_s = now;
   res.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();

@@ -29,10 +29,10 @@ struct ProactiveReserverConfig {
 ///   | used (len tokens) | headroom = reserved x block_size - len |
 ///   when headroom <= h: re-estimate r's output given what it has generated (the bundle's
 ///   estimator through SchedulerView::estimate, padded again) and raise its reservation to
-///   ceil((prompt + x_tilde - 1) / block_size) (critical: len + B tokens at most), taking
-///   free unreserved blocks first, then the global reserve, as far as they go (a partial
-///   top-up is better than none). An estimate that says r finishes within its current
-///   reservation leaves it as it is.
+///   ceil((prompt + x_tilde - 1) / block_size) (critical: len + B tokens at most), and to at
+///   least len + h tokens (ours: a request that is still running when its estimate says it
+///   should be done gets h more tokens), taking free unreserved blocks first, then the global
+///   reserve, as far as they go (a partial top-up is better than none).
 struct ProactiveReserver {
   ProactiveReserverConfig config{};
 
@@ -54,6 +54,7 @@ struct ProactiveReserver {
     std::int64_t tokens = std::max(len, static_cast<std::int64_t>(r.spec.prompt_tokens) +
                                             static_cast<std::int64_t>(std::ceil(est.upper)) - 1);
     if (is_critical(r, v, config.critical)) tokens = std::min(tokens, len + config.critical.boost(bs));
+    tokens = std::max(tokens, len + headroom_trigger(bs));  // never leave <= h tokens of headroom
     return static_cast<std::int32_t>(blocks_for_tokens(tokens, bs));
   }
 
