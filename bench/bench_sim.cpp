@@ -48,7 +48,7 @@ void BM_SimAzureConv(benchmark::State& state) {
   std::int64_t tokens = 0;
   for (auto _ : state) {
     auto sched = kvsched::make_scheduler("vllm_v1", s.engine, s.lm);
-    const auto r = kvsched::sim::simulate(*sched, reqs, s.lm, {.block_size = 16});
+    const auto r = kvsched::sim::simulate(*sched, reqs, s.lm, kvsched::sim::SimOptions{.block_size = 16, .overlap_swap = false, .progress = {}});
     tokens = 0;
     for (const auto& o : r.outcomes) tokens += o.generated();
     benchmark::DoNotOptimize(r.outcomes.data());
@@ -65,7 +65,7 @@ void BM_SimMetrics(benchmark::State& state) {
   const auto& s = setup();
   const auto reqs = kvsched::sim::repeat_requests(s.conv, static_cast<int>(state.range(0)));
   auto sched = kvsched::make_scheduler("vllm_v1", s.engine, s.lm);
-  const auto r = kvsched::sim::simulate(*sched, reqs, s.lm, {.block_size = 16});
+  const auto r = kvsched::sim::simulate(*sched, reqs, s.lm, kvsched::sim::SimOptions{.block_size = 16, .overlap_swap = false, .progress = {}});
   for (auto _ : state) {
     const auto m = kvsched::sim::compute_metrics(r.outcomes);
     benchmark::DoNotOptimize(m.tbt_s.p99);

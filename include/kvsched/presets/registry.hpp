@@ -41,6 +41,7 @@ inline const std::vector<std::pair<std::string, SchedulerFactory>>& preset_table
       // noisy predictors of 10/30/50% relative error, one ablation per component,
       // TensorRT-LLM's admission with true lengths, and the future-peak admission (ours).
       {"cacheopt", factory<presets::cacheopt>("cacheopt")},
+      {"cacheopt_paper_padding", factory<presets::cacheopt_paper_padding>("cacheopt_paper_padding")},
       {"oracle", factory<presets::oracle>("oracle")},
       {"cacheopt_noisy_10", factory<presets::cacheopt_noisy_10>("cacheopt_noisy_10")},
       {"cacheopt_noisy_30", factory<presets::cacheopt_noisy_30>("cacheopt_noisy_30")},
