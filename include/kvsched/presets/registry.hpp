@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "kvsched/presets/accelgen.hpp"
 #include "kvsched/presets/baselines.hpp"
 #include "kvsched/presets/cacheopt.hpp"
 #include "kvsched/scheduler/scheduler_adapter.hpp"
@@ -56,6 +57,13 @@ inline const std::vector<std::pair<std::string, SchedulerFactory>>& preset_table
       {"trtllm_oracle_lengths", factory<presets::trtllm_oracle_lengths>("trtllm_oracle_lengths")},
       {"cacheopt_peak", factory<presets::cacheopt_peak>("cacheopt_peak")},
       {"oracle_peak", factory<presets::oracle_peak>("oracle_peak")},
+      // AccelGen and CacheOPT + AccelGen (kvsched/presets/accelgen.hpp), and the larger
+      // Sarathi-Serve budget the AccelGen evaluation compares with.
+      {"sarathi_2048", factory<presets::sarathi_2048>("sarathi_2048")},
+      {"accelgen", factory<presets::accelgen>("accelgen")},
+      {"accelgen_oracle", factory<presets::accelgen_oracle>("accelgen_oracle")},
+      {"cacheopt_accelgen", factory<presets::cacheopt_accelgen>("cacheopt_accelgen")},
+      {"cacheopt_accelgen_oracle", factory<presets::cacheopt_accelgen_oracle>("cacheopt_accelgen_oracle")},
   };
   return table;
 }
