@@ -3,7 +3,7 @@
 docs/accelgen/results.csv and docs/accelgen/*.png. Every figure in those files comes from a
 kvsched-sim --json run made here; nothing is typed by hand.
 
-    scripts/reproduce_accelgen.py                 # builds kvsched-sim if needed, ~2-5 min on 2 cores
+    scripts/reproduce_accelgen.py                 # builds kvsched-sim if needed; the runs take about half a minute on 2 cores
     scripts/reproduce_accelgen.py --sim build/examples/kvsched-sim --jobs 2
     scripts/reproduce_accelgen.py --quick         # three rates per experiment (smoke test)
 
