@@ -180,6 +180,7 @@ void BM_CacheoptModeChoice(benchmark::State& state) {
 }  // namespace
 
 BENCHMARK(BM_CacheoptIteration<kvsched::presets::cacheopt>)->Name("BM_CacheoptIteration/cacheopt")->Args({256, 4096})->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_CacheoptIteration<kvsched::presets::cacheopt_peak>)->Name("BM_CacheoptIteration/cacheopt_peak")->Args({256, 4096})->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_CacheoptIteration<kvsched::presets::oracle>)->Name("BM_CacheoptIteration/oracle")->Args({256, 4096})->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_CacheoptIteration<kvsched::presets::vllm_v1>)->Name("BM_CacheoptIteration/vllm_v1")->Args({256, 4096})->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_CacheoptEstimate);

@@ -41,12 +41,6 @@ const SimSetup& setup() {
   return s;
 }
 
-kvsched::sim::SimOptions sim_options() {
-  kvsched::sim::SimOptions o;
-  o.block_size = 16;
-  return o;
-}
-
 /// BM_SimAzureConv/vllm_v1/<copies>: simulate() of the conv trace repeated `copies` times.
 void BM_SimAzureConv(benchmark::State& state) {
   const auto& s = setup();
@@ -54,7 +48,7 @@ void BM_SimAzureConv(benchmark::State& state) {
   std::int64_t tokens = 0;
   for (auto _ : state) {
     auto sched = kvsched::make_scheduler("vllm_v1", s.engine, s.lm);
-    const auto r = kvsched::sim::simulate(*sched, reqs, s.lm, sim_options());
+    const auto r = kvsched::sim::simulate(*sched, reqs, s.lm, kvsched::sim::sim_options(16));
     tokens = 0;
     for (const auto& o : r.outcomes) tokens += o.generated();
     benchmark::DoNotOptimize(r.outcomes.data());
@@ -71,7 +65,7 @@ void BM_SimMetrics(benchmark::State& state) {
   const auto& s = setup();
   const auto reqs = kvsched::sim::repeat_requests(s.conv, static_cast<int>(state.range(0)));
   auto sched = kvsched::make_scheduler("vllm_v1", s.engine, s.lm);
-  const auto r = kvsched::sim::simulate(*sched, reqs, s.lm, sim_options());
+  const auto r = kvsched::sim::simulate(*sched, reqs, s.lm, kvsched::sim::sim_options(16));
   for (auto _ : state) {
     const auto m = kvsched::sim::compute_metrics(r.outcomes);
     benchmark::DoNotOptimize(m.tbt_s.p99);

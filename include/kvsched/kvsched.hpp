@@ -6,6 +6,7 @@
 #include "kvsched/core/types.hpp"
 #include "kvsched/latency/latency_model.hpp"
 #include "kvsched/policy/concepts.hpp"
+#include "kvsched/presets/accelgen.hpp"
 #include "kvsched/presets/baselines.hpp"
 #include "kvsched/presets/registry.hpp"
 #include "kvsched/scheduler/any_scheduler.hpp"

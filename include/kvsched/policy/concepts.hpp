@@ -75,9 +75,25 @@ concept QueuePolicy = requires(const Q cq, std::vector<Request*>& reqs, const Sc
   { cq.head_of_line_blocking() } -> std::convertible_to<bool>;
 };
 
+/// Optional QueuePolicy extension (AccelGen section 3.3.2): the queue keeps the waiting
+/// requests in its own incremental structure, so that no step sorts the whole waiting queue.
+/// The scheduler calls on_enqueue() when a request enters the waiting queue (arrival,
+/// recompute preemption) and on_dequeue() when it leaves (admission, abort); at the start of
+/// every step candidates() fills `out` with an ordered, bounded list of admission candidates,
+/// which replaces order_waiting() and is shown to the other policies as
+/// SchedulerView::candidates.
+template <class Q>
+concept IncrementalQueue = requires(Q q, Request& r, const Request& cr, std::vector<Request*>& out, const SchedulerView& v) {
+  { q.on_enqueue(r, v) } -> std::same_as<void>;
+  { q.on_dequeue(cr) } -> std::same_as<void>;
+  { q.candidates(out, v) } -> std::same_as<void>;
+};
+
 /// DynamicChunker: the iteration's token budget and the chunk of each prefill. chunk()
 /// returns the tokens to compute now for a prefilling request with `uncomputed` tokens left
-/// (0 = not this step).
+/// (0 = not this step). Optional hooks: begin_step(view) runs before token_budget() in every
+/// step; on_scheduled(req, tokens, view) runs for every request added to the batch (before its
+/// progress advances), so a chunker can track the batch it is building (AccelGen).
 template <class C>
 concept DynamicChunker = requires(const C cc, const Request& r, std::int32_t uncomputed, const SchedulerView& v) {
   { cc.token_budget(v) } -> std::convertible_to<std::int32_t>;

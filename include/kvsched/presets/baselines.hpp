@@ -67,6 +67,12 @@ struct sarathi {
   SchedulerOptions options{.no_prefill_while_swapped = true};
 };
 
+/// Sarathi-Serve with a token budget of 2048 per iteration instead of 512 (the larger budget
+/// Sarathi-Serve's paper also evaluates; the AccelGen paper compares against both).
+struct sarathi_2048 : sarathi {
+  sarathi_2048() { chunker.budget = 2048; }
+};
+
 /// TensorRT-LLM GUARANTEED_NO_EVICT capacity scheduler: admit a request only if the blocks of
 /// its prompt + max_tokens fit beside every running request's full reservation; never preempts.
 /// Context chunking off (the engine's default), in-flight batching of contexts and generations.
@@ -99,7 +105,7 @@ struct sglang {
   SchedulerOptions options{.prefill_first_exclusive = true};
 };
 
-static_assert(PolicyBundle<vllm_v1> && PolicyBundle<vllm_v0> && PolicyBundle<sarathi> &&
+static_assert(PolicyBundle<vllm_v1> && PolicyBundle<vllm_v0> && PolicyBundle<sarathi> && PolicyBundle<sarathi_2048> &&
               PolicyBundle<trtllm_guaranteed_no_evict> && PolicyBundle<sglang>);
 
 }  // namespace kvsched::presets

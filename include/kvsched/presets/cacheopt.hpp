@@ -33,9 +33,19 @@ namespace kvsched::presets {
 /// Loop shape as vLLM v1 (chunked prefill within max_num_batched_tokens, running first, no
 /// admission in a step that preempted) with prefix caching on, so that it compares with
 /// vllm_v1 on equal terms.
+/// Padding of the CacheOPT presets (ours): Hoeffding's t(p) with R = the 90th percentile of
+/// the under-estimates (x_true - x_hat > 0) of the last 1,000 finished requests. The paper's
+/// R = max - min of all errors (HoeffdingPaddingConfig's default, preset
+/// cacheopt_paper_padding) pads a history estimate on Azure conv by about 1,200 tokens, which
+/// is close to reserving max_tokens; see docs/cacheopt.md.
+inline constexpr HoeffdingPaddingConfig kCacheoptPadding{.range = ErrorRange::kUnderOnly, .q_hi = 0.9};
+
 template <class Est = PaddedEstimator<HistoryEstimator>, class Alloc = EmbeddingAllocator, class Victim = SloVictimSelector,
           class Mode = LatencyModeChooser, class Queue = SlackQueue>
 struct cacheopt_of {
+  cacheopt_of() {
+    if constexpr (requires { estimator.padding; }) estimator.padding = HoeffdingPadding(kCacheoptPadding);
+  }
   static constexpr bool prefix_caching = true;
   Est estimator{};
   Alloc allocator{};
@@ -63,6 +73,12 @@ struct cacheopt_of {
 /// CacheOPT with the history estimator (online conditional quantiles by prompt bucket and
 /// class; no oracle, no model). The default.
 struct cacheopt : cacheopt_of<> {};
+
+/// cacheopt with the paper's error range for the padding: R = max - min of the last 1,000
+/// errors (CacheOPT section 3.2.1 as written).
+struct cacheopt_paper_padding : cacheopt {
+  cacheopt_paper_padding() { estimator.padding = HoeffdingPadding(HoeffdingPaddingConfig{}); }
+};
 
 /// CacheOPT with the true output length and no padding: the upper bound of any estimator.
 struct oracle : cacheopt_of<PaddedEstimator<OracleEstimator>> {
@@ -156,7 +172,7 @@ struct trtllm_oracle_lengths {
   SchedulerOptions options{};
 };
 
-static_assert(PolicyBundle<cacheopt> && PolicyBundle<oracle> && PolicyBundle<cacheopt_noisy_10> &&
+static_assert(PolicyBundle<cacheopt> && PolicyBundle<cacheopt_paper_padding> && PolicyBundle<oracle> && PolicyBundle<cacheopt_noisy_10> &&
               PolicyBundle<cacheopt_no_padding> && PolicyBundle<cacheopt_no_alloc> && PolicyBundle<cacheopt_no_reuse> &&
               PolicyBundle<cacheopt_no_topup> && PolicyBundle<cacheopt_no_reserve> && PolicyBundle<cacheopt_no_slack> &&
               PolicyBundle<cacheopt_no_slo_victim> && PolicyBundle<cacheopt_no_mode_choice> &&

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "kvsched/presets/accelgen.hpp"
 #include "kvsched/presets/baselines.hpp"
 #include "kvsched/presets/cacheopt.hpp"
 #include "kvsched/scheduler/scheduler_adapter.hpp"
@@ -40,6 +41,7 @@ inline const std::vector<std::pair<std::string, SchedulerFactory>>& preset_table
       // noisy predictors of 10/30/50% relative error, one ablation per component,
       // TensorRT-LLM's admission with true lengths, and the future-peak admission (ours).
       {"cacheopt", factory<presets::cacheopt>("cacheopt")},
+      {"cacheopt_paper_padding", factory<presets::cacheopt_paper_padding>("cacheopt_paper_padding")},
       {"oracle", factory<presets::oracle>("oracle")},
       {"cacheopt_noisy_10", factory<presets::cacheopt_noisy_10>("cacheopt_noisy_10")},
       {"cacheopt_noisy_30", factory<presets::cacheopt_noisy_30>("cacheopt_noisy_30")},
@@ -55,6 +57,13 @@ inline const std::vector<std::pair<std::string, SchedulerFactory>>& preset_table
       {"trtllm_oracle_lengths", factory<presets::trtllm_oracle_lengths>("trtllm_oracle_lengths")},
       {"cacheopt_peak", factory<presets::cacheopt_peak>("cacheopt_peak")},
       {"oracle_peak", factory<presets::oracle_peak>("oracle_peak")},
+      // AccelGen and CacheOPT + AccelGen (kvsched/presets/accelgen.hpp), and the larger
+      // Sarathi-Serve budget the AccelGen evaluation compares with.
+      {"sarathi_2048", factory<presets::sarathi_2048>("sarathi_2048")},
+      {"accelgen", factory<presets::accelgen>("accelgen")},
+      {"accelgen_oracle", factory<presets::accelgen_oracle>("accelgen_oracle")},
+      {"cacheopt_accelgen", factory<presets::cacheopt_accelgen>("cacheopt_accelgen")},
+      {"cacheopt_accelgen_oracle", factory<presets::cacheopt_accelgen_oracle>("cacheopt_accelgen_oracle")},
   };
   return table;
 }

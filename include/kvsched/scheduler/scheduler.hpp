@@ -34,6 +34,9 @@ namespace kvsched {
 ///   2. swapped requests are swapped back in while blocks last;
 ///   3. waiting requests are admitted in queue order while the token budget, max_num_seqs,
 ///      the allocator and the reserver allow.
+/// Optional policy hooks (detected with `requires`, see kvsched/policy/concepts.hpp): reserver
+/// begin_step/on_admit/on_step_done/on_preempt/top_up, allocator on_admit/on_release, chunker
+/// begin_step/on_scheduled, and an IncrementalQueue's on_enqueue/on_dequeue/candidates.
 /// Errors: add_request() throws std::invalid_argument for a bad spec; requests that can never
 /// run (prompt >= max_model_len) are rejected in the next plan with a reason. The constructor
 /// throws std::invalid_argument for an impossible config (max_model_len larger than the pool).
@@ -74,6 +77,7 @@ class Scheduler {
     }
     r.spec.max_tokens = std::min(r.spec.max_tokens, engine_.max_model_len - r.spec.prompt_tokens);
     enqueue_waiting(r, /*front=*/false);
+    notify_enqueue(r);
   }
 
   /// Aborts a live request, freeing every block it holds. Throws std::out_of_range for an
@@ -83,6 +87,7 @@ class Scheduler {
     if (it == reqs_.end() || is_terminal(it->second.state))
       throw std::out_of_range("abort: unknown or finished request " + std::to_string(id));
     Request& r = it->second;
+    if (r.state == RequestState::kWaiting || r.state == RequestState::kPreempted) notify_dequeue(r);
     remove_from_queues(r);
     release(r);
     r.state = RequestState::kAborted;
@@ -98,6 +103,9 @@ class Scheduler {
     now_ = now_s;
     preempted_this_step_ = false;
     seqs_left_ = engine_.max_num_seqs;
+    budget_left_ = 0;
+    if constexpr (kIncrementalQueue) p_.queue.candidates(cand_buf_, view());
+    if constexpr (requires { p_.chunker.begin_step(view()); }) p_.chunker.begin_step(view());
     budget_left_ = p_.chunker.token_budget(view());
     if constexpr (requires { p_.reserver.begin_step(view()); }) p_.reserver.begin_step(view());
     // Optional hook: the allocator may adjust reservations (return lent blocks to their hosts)
@@ -184,10 +192,13 @@ class Scheduler {
     v.estimator_fn = [](const void* e, const Request& r, const SchedulerView& sv) {
       return static_cast<const decltype(P::estimator)*>(e)->estimate(r, sv);
     };
+    if constexpr (kIncrementalQueue) v.candidates = cand_buf_;
     return v;
   }
 
  private:
+  static constexpr bool kIncrementalQueue = IncrementalQueue<decltype(P::queue)>;
+
   static const EngineConfig& validated(const EngineConfig& e) {
     e.validate();
     if (static_cast<std::int64_t>(e.max_model_len) > static_cast<std::int64_t>(e.num_device_blocks) * e.block_size)
@@ -236,7 +247,11 @@ class Scheduler {
   /// Returns the number of requests admitted.
   std::int32_t schedule_waiting() {
     std::vector<Request*>* cands = &waiting_;
-    if constexpr (decltype(p_.queue)::reorders_waiting || decltype(p_.batch)::reorders) {
+    if constexpr (kIncrementalQueue) {
+      // Candidates came from the queue at the start of the step (schedule()).
+      p_.batch.select(cand_buf_, view());
+      cands = &cand_buf_;
+    } else if constexpr (decltype(p_.queue)::reorders_waiting || decltype(p_.batch)::reorders) {
       cand_buf_.assign(waiting_.begin(), waiting_.end());
       p_.queue.order_waiting(cand_buf_, view());
       p_.batch.select(cand_buf_, view());
@@ -296,6 +311,7 @@ class Scheduler {
     w.num_computed_tokens = got;
     w.num_cached_prompt_tokens += got;
     stats_.prefix_cache_hit_tokens += got;
+    notify_dequeue(w);
     w.state = RequestState::kRunning;
     w.admitted_s = now_;
     running_.push_back(&w);
@@ -350,6 +366,7 @@ class Scheduler {
       v.num_computed_tokens = 0;
       v.state = RequestState::kPreempted;
       enqueue_waiting(v, /*front=*/true);
+      notify_enqueue(v);
     }
     ++v.num_preemptions;
     preempted_this_step_ = true;
@@ -359,6 +376,7 @@ class Scheduler {
   void add_scheduled(Request& r, std::int32_t n) {
     const bool prefill = r.is_prefilling();
     plan_.scheduled.push_back({r.id(), n, r.num_computed_tokens, prefill, r.num_computed_tokens + n == r.num_tokens()});
+    if constexpr (requires { p_.chunker.on_scheduled(r, n, view()); }) p_.chunker.on_scheduled(r, n, view());
     r.sched_mark = step_;
     budget_left_ -= n;
     --seqs_left_;
@@ -385,11 +403,18 @@ class Scheduler {
     terminal_.push_back(r.id());
   }
   void reject(Request& r, std::string reason) {
+    notify_dequeue(r);  // no-op for a request that never entered the waiting queue
     r.state = RequestState::kRejected;
     r.reject_reason = reason;
     ++stats_.rejected;
     rejected_pending_.push_back({r.id(), std::move(reason)});
     terminal_.push_back(r.id());
+  }
+  void notify_enqueue(Request& r) {
+    if constexpr (kIncrementalQueue) p_.queue.on_enqueue(r, view());
+  }
+  void notify_dequeue(const Request& r) {
+    if constexpr (kIncrementalQueue) p_.queue.on_dequeue(r);
   }
   /// Puts `r` into the waiting queue. When the queue policy keys waiting requests
   /// (queue.waiting_key(r): a sort key that stays fixed while r waits, e.g. CacheOPT's slack

@@ -42,6 +42,10 @@ struct SchedulerView {
     if (estimator_fn == nullptr) return {static_cast<double>(r.spec.max_tokens), static_cast<double>(r.spec.max_tokens)};
     return estimator_fn(estimator_ctx, r, *this);
   }
+  /// This step's admission candidates, in queue order, when the queue policy keeps them
+  /// incrementally (the optional `candidates` hook, e.g. SloSlackQueue); empty otherwise.
+  /// Produced at the start of the step, before the token budget is computed.
+  std::span<Request* const> candidates;
 };
 
 

@@ -45,6 +45,13 @@ struct KvSample {
   std::int32_t promised_blocks = 0; // logical reservations not yet materialised (blocks)
 };
 
+/// Default options with the engine's block size (tokens per KV block).
+[[nodiscard]] inline SimOptions sim_options(std::int32_t block_size) {
+  SimOptions o;
+  o.block_size = block_size;
+  return o;
+}
+
 /// Everything a run produced: one outcome per workload request (index = id; requests rejected
 /// as too long before submission come last), the scheduler's counters, the clock.
 struct SimResult {

@@ -1,0 +1,191 @@
+// kvsched/policy/queue/slo_slack_queue.hpp: AccelGen's iteration-level SLO-based
+// prioritisation (AccelGen section 3.2, design.md section 3.3.2), kept incrementally.
+#pragma once
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <iterator>
+#include <limits>
+#include <map>
+#include <set>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "kvsched/policy/queue/slo_priority.hpp"
+#include "kvsched/scheduler/scheduler_view.hpp"
+
+namespace kvsched {
+
+/// Parameters of SloSlackQueue.
+struct SloSlackQueueConfig {
+  double similar_ratio = 1.5;        // rho: TBT SLOs within this factor of the anchor's are "similar" (ours, default 1.5)
+  std::size_t max_candidates = 64;   // admission candidates handed out per step (ours): bounds the work per iteration
+  bool head_of_line_blocking = false;  // stop admitting at the first candidate that does not fit (vLLM) or skip it
+  bool returning_first = true;       // requests preempted after producing output go before new ones (ours, as vLLM
+                                     // and CacheOPT's queue do): under overload every waiting new request is
+                                     // overdue, and slack order alone would leave a stalled stream behind them all
+};
+
+/// Orders requests by remaining slack (start_deadline_s() - now): the most urgent first.
+///
+/// Waiting requests: returning ones (preempted after producing output) first, by slack
+/// (returning_first); then new ones, whose most urgent (the anchor) fixes the batch's SLO,
+/// handed out in three groups, each by slack: TBT SLO similar to the anchor's (within
+/// `similar_ratio`, anchor included), looser ones (they do not shrink the anchor's token
+/// budget), and tighter ones last (design.md section 3.3.2).
+///   waiting, by deadline:   A(0.10) B(0.50) C(0.12) D(0.05) E(0.11)     anchor A, rho 1.5
+///   candidates:             A C E | B | D
+///
+/// Kept incrementally (an IncrementalQueue): per tier (returning, new), one set per distinct
+/// TBT SLO, sorted by the start deadline, which does not change while a request waits. Enqueue and dequeue cost
+/// O(log n); candidates() costs O(max_candidates x number of distinct TBT SLOs), never a
+/// sort of the whole queue.
+///
+/// Running requests (order_running): decodes first, then ongoing prefills by slack, so that a
+/// long prompt's chunk takes what decodes leave (design.md section 3.3.1). Decodes are
+/// ordered by slack only when they cannot all run this step (budget or max_num_seqs).
+class SloSlackQueue {
+ public:
+  static constexpr bool reorders_waiting = true;
+  SloSlackQueueConfig config{};
+
+  /// A request entered the waiting queue (arrival or recompute preemption).
+  void on_enqueue(Request& r, const SchedulerView& v) {
+    on_dequeue(r);  // re-entry: drop a stale entry, if any
+    const double tbt = tbt_slo_or_inf(r);
+    const std::int64_t key = tbt_key(tbt);
+    const double deadline = start_deadline_s(r, *v.latency);
+    const std::uint8_t tier = config.returning_first && r.num_generated > 0 ? 0 : 1;
+    auto [it, fresh] = tiers_[tier].try_emplace(key);
+    if (fresh) it->second.tbt_s = tbt;
+    it->second.entries.insert({deadline, r.id(), &r});
+    where_[r.id()] = {tier, key, deadline};
+    ++size_;
+  }
+
+  /// A request left the waiting queue (admitted, aborted). Unknown ids are ignored.
+  void on_dequeue(const Request& r) {
+    auto w = where_.find(r.id());
+    if (w == where_.end()) return;
+    auto& buckets = tiers_[w->second.tier];
+    auto b = buckets.find(w->second.bucket);
+    b->second.entries.erase({w->second.deadline_s, r.id(), nullptr});
+    if (b->second.entries.empty()) buckets.erase(b);
+    where_.erase(w);
+    --size_;
+  }
+
+  /// Fills `out` with at most config.max_candidates waiting requests in admission order:
+  /// returning ones by slack, then new ones: similar-SLO group, looser group, tighter group,
+  /// each by slack.
+  void candidates(std::vector<Request*>& out, const SchedulerView&) {
+    out.clear();
+    heads_.clear();
+    for (auto& [key, b] : tiers_[0]) heads_.push_back({b.entries.begin(), b.entries.end()});
+    merge_heads(out);
+    const auto& fresh = tiers_[1];
+    if (fresh.empty()) return;
+    const double anchor_tbt = anchor_bucket(fresh)->second.tbt_s;
+    for (SloGroup g : {SloGroup::kSimilar, SloGroup::kLooser, SloGroup::kTighter}) {
+      if (out.size() >= config.max_candidates) return;
+      heads_.clear();
+      for (auto& [key, b] : fresh)
+        if (slo_group(b.tbt_s, anchor_tbt, config.similar_ratio) == g) heads_.push_back({b.entries.begin(), b.entries.end()});
+      merge_heads(out);
+    }
+  }
+
+  /// Number of waiting requests held.
+  [[nodiscard]] std::size_t size() const { return size_; }
+
+  /// Full ordering of `reqs` (the same order candidates() gives, unbounded), for callers that
+  /// drive the queue without the incremental hooks. Sorts: O(n log n).
+  void order_waiting(std::vector<Request*>& reqs, const SchedulerView& v) const {
+    if (reqs.empty()) return;
+    keyed_.clear();
+    const auto tier = [&](const Request* r) { return config.returning_first && r->num_generated > 0 ? 0 : 1; };
+    const auto before = [](const std::pair<double, Request*>& a, const std::pair<double, Request*>& b) {
+      return a.first != b.first ? a.first < b.first : a.second->id() < b.second->id();
+    };
+    const std::pair<double, Request*>* anchor = nullptr;
+    for (Request* r : reqs) keyed_.push_back({start_deadline_s(*r, *v.latency), r});
+    for (const auto& k : keyed_)
+      if (tier(k.second) == 1 && (!anchor || before(k, *anchor))) anchor = &k;
+    const double anchor_tbt = anchor ? tbt_slo_or_inf(*anchor->second) : 0.0;
+    const auto rank = [&](const Request* r) {
+      return tier(r) == 0 ? 0 : 1 + static_cast<int>(slo_group(tbt_slo_or_inf(*r), anchor_tbt, config.similar_ratio));
+    };
+    std::sort(keyed_.begin(), keyed_.end(), [&](const auto& a, const auto& b) {
+      const int ra = rank(a.second), rb = rank(b.second);
+      return ra != rb ? ra < rb : before(a, b);
+    });
+    for (std::size_t i = 0; i < reqs.size(); ++i) reqs[i] = keyed_[i].second;
+  }
+
+  void order_running(std::vector<Request*>& running, const SchedulerView& v) const {
+    const auto mid = std::stable_partition(running.begin(), running.end(), [](const Request* r) { return !r->is_prefilling(); });
+    const auto by_deadline = [&](const Request* a, const Request* b) {
+      const double da = start_deadline_s(*a, *v.latency), db = start_deadline_s(*b, *v.latency);
+      return da != db ? da < db : a->id() < b->id();
+    };
+    const auto decodes = mid - running.begin();
+    const std::int64_t room = std::min<std::int64_t>(v.token_budget_left, v.engine->max_num_seqs);
+    if (decodes > room) std::sort(running.begin(), mid, by_deadline);
+    std::sort(mid, running.end(), by_deadline);
+  }
+
+  [[nodiscard]] bool head_of_line_blocking() const { return config.head_of_line_blocking; }
+
+ private:
+  struct Entry {
+    double deadline_s;  // start deadline (s)
+    RequestId id;
+    Request* req;
+    bool operator<(const Entry& o) const { return deadline_s != o.deadline_s ? deadline_s < o.deadline_s : id < o.id; }
+  };
+  struct Bucket {
+    double tbt_s = 0.0;  // TBT SLO of every request in it (s), +inf = none
+    std::set<Entry> entries;
+  };
+  using Head = std::pair<std::set<Entry>::const_iterator, std::set<Entry>::const_iterator>;
+
+  using Buckets = std::map<std::int64_t, Bucket>;  // by TBT SLO, tightest first
+  struct Where {
+    std::uint8_t tier;      // 0 = returning, 1 = new
+    std::int64_t bucket;    // tbt_key
+    double deadline_s;
+  };
+
+  /// Buckets are keyed by TBT SLO in whole microseconds (+inf = no SLO, last).
+  static std::int64_t tbt_key(double tbt_s) {
+    return std::isinf(tbt_s) ? std::numeric_limits<std::int64_t>::max() : std::llround(tbt_s * 1e6);
+  }
+  static Buckets::const_iterator anchor_bucket(const Buckets& buckets) {
+    auto best = buckets.begin();
+    for (auto it = buckets.begin(); it != buckets.end(); ++it)
+      if (*it->second.entries.begin() < *best->second.entries.begin()) best = it;
+    return best;
+  }
+  /// Appends the merge (by deadline) of heads_ to out, up to max_candidates.
+  void merge_heads(std::vector<Request*>& out) {
+    while (out.size() < config.max_candidates) {
+      Head* best = nullptr;
+      for (Head& h : heads_)
+        if (h.first != h.second && (!best || *h.first < *best->first)) best = &h;
+      if (!best) return;
+      out.push_back(best->first->req);
+      ++best->first;
+    }
+  }
+
+  std::array<Buckets, 2> tiers_;                                             // [0] returning, [1] new
+  std::unordered_map<RequestId, Where> where_;                               // id -> its entry
+  std::size_t size_ = 0;
+  std::vector<Head> heads_;                                                  // scratch for candidates()
+  mutable std::vector<std::pair<double, Request*>> keyed_;                   // scratch for order_waiting()
+};
+
+}  // namespace kvsched
