@@ -30,11 +30,6 @@ SimRequests conv_slice(std::size_t n, double rate_scale) {
                                              TraceFormat::kAuto),
                         o);
 }
-SimOptions sim_options(std::int32_t block_size) {
-  SimOptions o;
-  o.block_size = block_size;
-  return o;
-}
 void check_invariants(const SimResult& r, const SimRequests& reqs) {
   REQUIRE(r.outcomes.size() == reqs.num_requests());
   CHECK(r.num_stuck == 0);
