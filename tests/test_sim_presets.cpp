@@ -62,12 +62,14 @@ TEST_CASE("every preset serves a slice of Azure conv under KV pressure") {
     REQUIRE(r.kv_timeline.size() == static_cast<std::size_t>(r.iterations));
     CHECK(r.num_device_blocks == 600);
     std::int32_t used_max = 0;
+    double dt_min = 1.0;
     for (const auto& k : r.kv_timeline) {
-      CHECK(k.used_blocks <= 600);
-      CHECK(k.dt_s > 0.0);
       used_max = std::max(used_max, k.used_blocks);
+      dt_min = std::min(dt_min, k.dt_s);
     }
+    CHECK(used_max <= 600);
     CHECK(used_max > 300);  // the pool is contended
+    CHECK(dt_min > 0.0);
     CHECK(compute_metrics(r.outcomes).num_finished > 200);
     auto s2 = make_scheduler(name, e, llama2_a100());
     const SimResult again = simulate(*s2, reqs, llama2_a100(), sim_options(e.block_size));
