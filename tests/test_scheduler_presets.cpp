@@ -157,8 +157,9 @@ TEST_CASE("trtllm_guaranteed_no_evict: full reservation, never preempts", "[pres
 // takes the request with the fewest generated tokens, ties to the longest prompt.
 TEST_CASE("sglang: new-token-ratio admission", "[presets][sglang]") {
   Scheduler<presets::sglang> s(tiny(20), LatencyModel{});
-  // ratio 0.7: A charged 4 prompt + 0.7 x 40 = 32 tokens of 80; B needs 8 + 28 = 36 <= 80-32:
-  // admitted; C needs 4 + 28 = 32 > 80 - 12 (used) - 28 x 2 (running charges): waits.
+  // ratio 0.7, 20 blocks = 80 tokens free. A: 4 prompt + 0.7 x 40 = 32 <= 80, admitted
+  // (running charge 28). B: 8 + 28 = 36 <= 76 - 28, admitted (charge 56). C: 4 + 28 = 32 >
+  // 68 - 56: waits.
   s.add_request(make_spec(1, 4, 40));
   s.add_request(make_spec(2, 8, 40));
   s.add_request(make_spec(3, 4, 40));

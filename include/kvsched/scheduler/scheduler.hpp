@@ -139,8 +139,11 @@ class Scheduler {
       auto it = reqs_.find(s.id);
       if (it == reqs_.end() || it->second.state != RequestState::kRunning) continue;  // aborted meanwhile
       Request& r = it->second;
+      const std::int32_t bs = blocks_.block_size();
+      const std::int32_t before = r.num_computed_tokens;
       r.num_computed_tokens += s.num_tokens;
-      blocks_.commit_computed(r.spec, r.num_computed_tokens);
+      // Only a step that fills a block has anything to register in the prefix cache.
+      if (before / bs != r.num_computed_tokens / bs) blocks_.commit_computed(r.spec, r.num_computed_tokens);
       if (!s.samples_token) continue;
       ++r.num_generated;
       r.token_times_s.push_back(result.now_s);

@@ -9,6 +9,7 @@
 
 #include "kvsched/sim/csv_reader.hpp"
 #include "kvsched/sim/trace.hpp"
+#include "kvsched/sim/trace_rows.hpp"
 
 namespace kvsched::sim {
 
@@ -63,24 +64,16 @@ namespace kvsched::sim {
   t.format = TraceFormat::kAzure;
   t.timed = true;
   t.requests.reserve(csv.num_records());
-  std::int64_t first_ns = 0, prev_ns = 0;
+  ArrivalClock<std::int64_t> clock;  // nanoseconds
   while (csv.next()) {
     const auto ts = parse_azure_timestamp_ns(csv.field(c_ts));
     if (!ts) csv.fail(c_ts, "not a timestamp 'YYYY-MM-DD hh:mm:ss.fffffff': '" + std::string(csv.field(c_ts)) + "'");
-    if (t.requests.empty()) {
-      first_ns = prev_ns = *ts;
-    } else if (*ts < prev_ns) {
-      csv.fail(c_ts, "timestamps must not decrease (earlier than the previous row)");
-    }
-    prev_ns = *ts;
-    TraceRequest r;
-    r.arrival_s = static_cast<double>(*ts - first_ns) * 1e-9;
-    r.prompt_tokens = static_cast<std::int32_t>(csv.integer(c_in, 1));
-    r.output_tokens = static_cast<std::int32_t>(csv.integer(c_out, 1));
-    r.line = csv.line();
+    const std::int64_t since_first_ns = clock.relative(csv, c_ts, *ts);
+    TraceRequest r = read_lengths_row(csv, c_in, c_out);
+    r.arrival_s = static_cast<double>(since_first_ns) * 1e-9;
     t.requests.push_back(std::move(r));
   }
-  if (t.requests.empty()) throw InputError(path, csv.header_line(), "", "empty trace: no request after the header");
+  require_requests(t, csv);
   return t;
 }
 

@@ -6,6 +6,7 @@
 
 #include "kvsched/sim/csv_reader.hpp"
 #include "kvsched/sim/trace.hpp"
+#include "kvsched/sim/trace_rows.hpp"
 
 namespace kvsched::sim {
 
@@ -22,14 +23,8 @@ namespace kvsched::sim {
   t.format = TraceFormat::kLengths;
   t.timed = false;
   t.requests.reserve(csv.num_records());
-  while (csv.next()) {
-    TraceRequest r;
-    r.prompt_tokens = static_cast<std::int32_t>(csv.integer(c_in, 1));
-    r.output_tokens = static_cast<std::int32_t>(csv.integer(c_out, 1));
-    r.line = csv.line();
-    t.requests.push_back(std::move(r));
-  }
-  if (t.requests.empty()) throw InputError(path, csv.header_line(), "", "empty trace: no request after the header");
+  while (csv.next()) t.requests.push_back(read_lengths_row(csv, c_in, c_out));
+  require_requests(t, csv);
   return t;
 }
 

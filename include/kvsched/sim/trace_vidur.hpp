@@ -5,6 +5,7 @@
 
 #include "kvsched/sim/csv_reader.hpp"
 #include "kvsched/sim/trace.hpp"
+#include "kvsched/sim/trace_rows.hpp"
 
 namespace kvsched::sim {
 
@@ -22,23 +23,14 @@ namespace kvsched::sim {
   t.format = TraceFormat::kVidur;
   t.timed = true;
   t.requests.reserve(csv.num_records());
-  double first = 0.0, prev = 0.0;
+  ArrivalClock<double> clock;
   while (csv.next()) {
-    TraceRequest r;
-    const double at = csv.number(c_t, 0.0);
-    if (t.requests.empty()) {
-      first = prev = at;
-    } else if (at < prev) {
-      csv.fail(c_t, "arrival times must not decrease (earlier than the previous row)");
-    }
-    prev = at;
-    r.arrival_s = at - first;
-    r.prompt_tokens = static_cast<std::int32_t>(csv.integer(c_in, 1));
-    r.output_tokens = static_cast<std::int32_t>(csv.integer(c_out, 1));
-    r.line = csv.line();
+    const double at = clock.relative(csv, c_t, csv.number(c_t, 0.0));
+    TraceRequest r = read_lengths_row(csv, c_in, c_out);
+    r.arrival_s = at;
     t.requests.push_back(std::move(r));
   }
-  if (t.requests.empty()) throw InputError(path, csv.header_line(), "", "empty trace: no request after the header");
+  require_requests(t, csv);
   return t;
 }
 
