@@ -15,9 +15,9 @@
 #include <string>
 #include <vector>
 
+#include "kvsched/hardware/hardware.hpp"
 #include "kvsched/latency/latency_json.hpp"
 #include "kvsched/latency/profile_fit.hpp"
-#include "kvsched/sim/hardware.hpp"
 
 namespace {
 

@@ -1,11 +1,11 @@
-// Model and GPU presets, KV bytes per token and KV pool sizing (kvsched/sim/hardware.hpp).
+// Model and GPU presets, KV bytes per token and KV pool sizing (kvsched/hardware/hardware.hpp).
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <stdexcept>
 #include <string>
 
-#include "kvsched/sim/csv.hpp"
-#include "kvsched/sim/hardware.hpp"
+#include "kvsched/hardware/hardware.hpp"
+#include "kvsched/io/csv_table.hpp"
 #include "source_dir.hpp"
 
 using kvsched::gpu_preset;
@@ -32,7 +32,7 @@ TEST_CASE("model presets match the geometry columns of their Vidur mlp profile")
   for (const auto& name : kvsched::model_preset_names()) {
     const auto m = model_preset(name);
     const auto t =
-        kvsched::CsvTable::read(kvsched::test::data_dir() / "vidur_profiling" / "a100" / m.vidur_dir / "mlp.csv");
+        kvsched::io::CsvTable::read(kvsched::test::data_dir() / "vidur_profiling" / "a100" / m.vidur_dir / "mlp.csv");
     INFO(name);
     REQUIRE(t.num_rows() > 0);
     CHECK(t.integer(0, t.column("n_head")) == m.num_q_heads);
@@ -112,7 +112,7 @@ TEST_CASE("an impossible KV pool config throws with the numbers") {
 
 TEST_CASE("GPU host-link numbers are the ones in the bundled PCIe reports") {
   const auto t =
-      kvsched::CsvTable::read(kvsched::test::data_dir() / "pcie_hostdevice_reported" / "host_device_copy_reported.csv");
+      kvsched::io::CsvTable::read(kvsched::test::data_dir() / "pcie_hostdevice_reported" / "host_device_copy_reported.csv");
   const auto url = t.column("source_url"), dir = t.column("direction"), bw = t.column("bandwidth_GBps"),
              lat = t.column("latency_us"), desc = t.column("transfer_desc");
   double a100_h2d = 0, h100_h2d = 0, h100_d2h = 0, copy_latency_us = 0;

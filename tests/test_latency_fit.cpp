@@ -8,9 +8,9 @@
 #include <utility>
 #include <vector>
 
+#include "kvsched/hardware/hardware.hpp"
 #include "kvsched/latency/latency_json.hpp"
 #include "kvsched/latency/profile_fit.hpp"
-#include "kvsched/sim/hardware.hpp"
 #include "source_dir.hpp"
 
 using kvsched::BatchShape;
@@ -226,10 +226,11 @@ TEST_CASE("fit errors name the missing folder and the mismatching profile cell")
   try {
     (void)kvsched::read_vidur_linear_ops(l3_mlp, kvsched::model_preset("llama2-7b"));
     FAIL("no throw");
-  } catch (const kvsched::CsvError& e) {
+  } catch (const kvsched::io::InputError& e) {
     CHECK(e.file() == l3_mlp.string());
     CHECK(e.line() == 2);
-    CHECK(std::string(e.what()).find("(n_kv_head)") != std::string::npos);
+    CHECK(e.field() == "n_kv_head");
+    CHECK(std::string(e.what()).find("field 'n_kv_head'") != std::string::npos);
     CHECK(std::string(e.what()).find("not llama2-7b") != std::string::npos);
   }
 }

@@ -2,6 +2,7 @@
 // EOS from the true output length, swap time, stuck schedulers, determinism.
 #include <catch2/catch.hpp>
 
+#include "kvsched/latency/plan_timing.hpp"
 #include "kvsched/sim/report_json.hpp"
 #include "kvsched/sim/request_builder.hpp"
 #include "kvsched/sim/simulator.hpp"
@@ -130,8 +131,8 @@ TEST_CASE("swap transfers add their time to the iteration, or overlap it") {
   const std::int64_t block_bytes = 16 * 1000;
   const double compute = 0.011;
   const double swap = (0.0005 + 2 * block_bytes / 1.0e9) + (0.0005 + block_bytes / 1.0e9);
-  CHECK(iteration_time_s(plan, lm, block_bytes, false) == Approx(compute + swap));
-  CHECK(iteration_time_s(plan, lm, block_bytes, true) == Approx(std::max(compute, swap)));
+  CHECK(plan_time_s(plan, lm, block_bytes, false) == Approx(compute + swap));
+  CHECK(plan_time_s(plan, lm, block_bytes, true) == Approx(std::max(compute, swap)));
   const BatchShape b = batch_shape_of(plan);
   CHECK(b.num_decodes == 1);
   CHECK(b.decode_context_tokens == 99);

@@ -5,6 +5,7 @@
 #include "support/sim_test_util.hpp"
 
 using namespace kvsched::sim;
+using kvsched::io::InputError;
 using kvsched::test::TempDir;
 
 namespace {
@@ -51,6 +52,12 @@ TEST_CASE("negative, missing, non-numeric and zero token counts name the column"
   e = error_of("l.csv", "num_prefill_tokens,num_decode_tokens\n0,3\n");
   CHECK(e.field() == "num_prefill_tokens");
   CHECK(e.line() == 2);
+  e = error_of("l.csv", "num_prefill_tokens,num_decode_tokens\n+12,3\n");  // the strict number rule (io/number.hpp)
+  CHECK(e.field() == "num_prefill_tokens");
+  CHECK_THAT(e.what(), Catch::Contains("not an integer: '+12'"));
+  e = error_of("v.csv", kVidurHeader + "inf,10,3\n");
+  CHECK(e.field() == "arrived_at");
+  CHECK_THAT(e.what(), Catch::Contains("not a number: 'inf'"));
   e = error_of("v.csv", kVidurHeader + "-1.0,10,3\n");
   CHECK(e.field() == "arrived_at");
   CHECK_THAT(e.what(), Catch::Contains("must be >= 0"));

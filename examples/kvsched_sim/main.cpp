@@ -16,12 +16,14 @@
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
 
+#include "kvsched/hardware/hardware.hpp"
+#include "kvsched/io/input_error.hpp"
+#include "kvsched/io/number.hpp"
+#include "kvsched/io/text.hpp"
 #include "kvsched/latency/latency_json.hpp"
 #include "kvsched/latency/profile_fit.hpp"
 #include "kvsched/presets/registry.hpp"
 #include "kvsched/sim/data_dir.hpp"
-#include "kvsched/sim/hardware.hpp"
-#include "kvsched/sim/input_error.hpp"
 #include "kvsched/sim/output_file.hpp"
 #include "kvsched/sim/rate_sweep.hpp"
 #include "kvsched/sim/report_json.hpp"
@@ -60,7 +62,7 @@ std::vector<std::string> split_names(const std::string& s) {
   while (pos <= s.size()) {
     auto comma = s.find(',', pos);
     if (comma == std::string::npos) comma = s.size();
-    const auto name = std::string(trim(std::string_view(s).substr(pos, comma - pos)));
+    const auto name = std::string(io::trim(std::string_view(s).substr(pos, comma - pos)));
     if (!name.empty()) out.push_back(name);
     pos = comma + 1;
   }
@@ -112,7 +114,7 @@ BuildOptions build_options(const Options& o, std::int32_t max_model_len, bool de
     b.max_tokens_mode = MaxTokensMode::kModelLen;
   } else {
     std::int64_t cap = 0;
-    if (!parse_integer(o.max_tokens, cap) || cap < 1 || cap > 0x7fffffff) {
+    if (!io::parse_integer(o.max_tokens, cap) || cap < 1 || cap > 0x7fffffff) {
       throw UsageError("--max-tokens must be trace, model-len or a positive number, got '" + o.max_tokens + "'");
     }
     b.max_tokens_mode = MaxTokensMode::kCap;
@@ -294,7 +296,7 @@ int run(const Options& o) {
   }
   std::vector<PolicySweep> sweep;
   if (!sweep_rates_rps.empty()) {
-    const SchedulerFactory factory = [&](const std::string& p) { return make_scheduler(p, engine, lm); };
+    const PolicySchedulerFactory factory = [&](const std::string& p) { return make_scheduler(p, engine, lm); };
     sweep = sweep_rates(w, bopt, sweep_rates_rps, policies, factory, lm, sopt,
                         [&](std::size_t done, std::size_t total) { bar.update("rate sweep", done, total); });
   }
@@ -356,7 +358,7 @@ int main(int argc, char** argv) {
   }
   try {
     return run(o);
-  } catch (const InputError& e) {
+  } catch (const io::InputError& e) {
     fmt::print(stderr, "kvsched-sim: error: {}\n", e.what());
     return 2;
   } catch (const std::invalid_argument& e) {
