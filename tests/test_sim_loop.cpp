@@ -16,13 +16,11 @@ using kvsched::test::FcfsFakeScheduler;
 namespace {
 /// iteration = 10 ms + 1 ms per token in the forward pass.
 LatencyModel toy_model() {
-  LatencyCoeffs c;
-  c.cpu_overhead_s = 0.010;
-  c.linear_s_per_token = 0.001;
-  c.swap_latency_s = 0.0005;
-  c.swap_bytes_per_s = 1.0e9;
-  c.kv_bytes_per_token = 1000;
-  return LatencyModel(c);
+  return LatencyModel(LatencyCoeffs{.cpu_overhead_s = 0.010,
+                                    .linear_s_per_token = 0.001,
+                                    .swap_latency_s = 0.0005,
+                                    .swap_bytes_per_s = 1.0e9,
+                                    .kv_bytes_per_token = 1000});
 }
 SimRequests requests(const std::vector<std::tuple<double, int, int>>& rows) {
   SimRequests r;

@@ -310,24 +310,7 @@ int run(const Options& o) {
   nlohmann::json out;
   out["config"] = config_json(o, w, reqs, model, gpu, engine, coeffs, bopt, policies);
   out["runs"] = runs;
-  nlohmann::json sj = nlohmann::json::array();
-  for (const auto& s : sweep) {
-    nlohmann::json pts = nlohmann::json::array();
-    for (const auto& p : s.points) {
-      pts.push_back({{"rate_rps", p.rate_rps},
-                     {"num_requests", p.num_requests},
-                     {"ttft_slo_attainment", p.ttft_slo_attainment},
-                     {"tbt_slo_attainment", p.tbt_slo_attainment},
-                     {"slo_attainment", p.slo_attainment},
-                     {"goodput_rps", p.goodput_rps},
-                     {"ttft_p99_s", p.ttft_p99_s},
-                     {"tbt_max_p99_s", p.tbt_max_p99_s}});
-    }
-    sj.push_back({{"policy", s.policy},
-                  {"points", std::move(pts)},
-                  {"max_sustainable_rate_rps", s.max_sustainable_rps ? nlohmann::json(*s.max_sustainable_rps) : nlohmann::json(nullptr)}});
-  }
-  out["sweep"] = std::move(sj);
+  out["sweep"] = sweep_to_json(sweep);
   const std::string json_text = out.dump(1) + "\n";
   if (!o.json.empty()) write_file_atomically(o.json, json_text);
   if (!o.requests_csv.empty()) write_file_atomically(o.requests_csv, csv);
