@@ -9,6 +9,7 @@
 #include <kvsched/serve/http_routes.hpp>
 
 using namespace kvsched;
+using namespace kvsched::serve;
 
 namespace {
 std::unique_ptr<ServingEngine> make_engine(double min_step_s) {

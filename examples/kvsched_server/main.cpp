@@ -9,7 +9,7 @@
 #include <kvsched/latency/profile_fit.hpp>
 #include <kvsched/serve/http_routes.hpp>
 #include <kvsched/sim/data_dir.hpp>
-#include <kvsched/sim/hardware.hpp>
+#include <kvsched/hardware/hardware.hpp>
 
 namespace {
 httplib::Server* g_server = nullptr;
@@ -49,9 +49,9 @@ int main(int argc, char** argv) {
     e.max_model_len = model.max_model_len;
     e.max_num_seqs = max_num_seqs;
     e.max_num_batched_tokens = max_batched;
-    kvsched::ServingEngine engine(kvsched::make_scheduler(policy, e, latency), latency, time_scale);
+    kvsched::serve::ServingEngine engine(kvsched::make_scheduler(policy, e, latency), latency, time_scale);
     httplib::Server server;
-    kvsched::add_routes(server, engine);
+    kvsched::serve::add_routes(server, engine);
     g_server = &server;
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);

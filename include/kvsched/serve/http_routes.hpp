@@ -22,7 +22,7 @@
 
 #include "kvsched/serve/serving_engine.hpp"
 
-namespace kvsched {
+namespace kvsched::serve {
 
 /// Parses a /v1/completions body into a RequestSpec. Throws std::invalid_argument naming the
 /// field. "prompt" text counts one token per whitespace-separated word (a stand-in: there is
@@ -146,4 +146,4 @@ inline void add_routes(httplib::Server& server, ServingEngine& engine) {
   });
 }
 
-}  // namespace kvsched
+}  // namespace kvsched::serve

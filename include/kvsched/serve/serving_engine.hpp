@@ -15,10 +15,11 @@
 #include <vector>
 
 #include "kvsched/latency/latency_model.hpp"
+#include "kvsched/latency/plan_timing.hpp"
 #include "kvsched/scheduler/any_scheduler.hpp"
 #include "kvsched/serve/token_stream.hpp"
 
-namespace kvsched {
+namespace kvsched::serve {
 
 /// Counters the server reports at /v1/stats (cumulative since start).
 struct ServingStats {
@@ -102,18 +103,9 @@ class ServingEngine {
   void step() {
     const double t0 = now_s();
     const SchedulePlan& plan = sched_->schedule(t0);
-    BatchShape shape;
-    for (const auto& s : plan.scheduled) {
-      if (s.is_prefill) shape.add_prefill(s.num_tokens, s.num_computed_before);
-      else shape.add_decode(s.num_computed_before);
-    }
-    const double block_bytes = static_cast<double>(sched_->block_manager().block_size()) *
-                               static_cast<double>(latency_.kv_bytes_per_token());
-    const double swap = latency_.swap_s(static_cast<std::int64_t>(block_bytes * static_cast<double>(plan.swap_out.size())),
-                                        static_cast<std::int64_t>(!plan.swap_out.empty())) +
-                        latency_.swap_s(static_cast<std::int64_t>(block_bytes * static_cast<double>(plan.swap_in.size())),
-                                        static_cast<std::int64_t>(!plan.swap_in.empty()));
-    const double wall = std::max(min_step_s_, (latency_.iteration_s(shape) + swap) * time_scale_);
+    const std::int64_t block_bytes =
+        static_cast<std::int64_t>(sched_->block_manager().block_size()) * latency_.kv_bytes_per_token();
+    const double wall = std::max(min_step_s_, plan_time_s(plan, latency_, block_bytes) * time_scale_);
     // An empty plan with work left cannot last (see Scheduler); sleep 1 ms rather than spin.
     const double pause = plan.empty() ? 0.001 : wall;
     if (pause > 0) std::this_thread::sleep_for(std::chrono::duration<double>(pause));
@@ -161,4 +153,4 @@ class ServingEngine {
   std::thread thread_;  // last: starts after every other member is ready
 };
 
-}  // namespace kvsched
+}  // namespace kvsched::serve

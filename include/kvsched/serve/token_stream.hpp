@@ -10,7 +10,7 @@
 
 #include "kvsched/core/request.hpp"
 
-namespace kvsched {
+namespace kvsched::serve {
 
 /// Tokens of one request as the engine thread produces them; read by an HTTP handler thread.
 /// Thread-safe. Token i carries its emission time (s since the engine started).
@@ -58,4 +58,4 @@ class TokenStream {
   std::string reason_;
 };
 
-}  // namespace kvsched
+}  // namespace kvsched::serve
