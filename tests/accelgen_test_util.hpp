@@ -14,7 +14,7 @@
 #include "kvsched/core/schedule_plan.hpp"
 #include "kvsched/latency/latency_model.hpp"
 #include "kvsched/scheduler/scheduler.hpp"
-#include "kvsched/scheduler/scheduler_view.hpp"
+#include "kvsched/policy/scheduler_view.hpp"
 
 namespace kvsched::testing {
 
@@ -90,17 +90,7 @@ struct ViewFixture {
     return *p;
   }
   [[nodiscard]] SchedulerView view(double now = 0.0, std::int32_t budget_left = 0) const {
-    SchedulerView v;
-    v.now_s = now;
-    v.engine = &eng;
-    v.blocks = &blocks;
-    v.latency = &lm;
-    v.running = running;
-    v.waiting = waiting;
-    v.swapped = swapped;
-    v.candidates = cands;
-    v.token_budget_left = budget_left;
-    return v;
+    return make_view(now, eng, blocks, lm, {running, waiting, swapped, cands}, budget_left);
   }
 };
 

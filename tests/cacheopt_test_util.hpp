@@ -12,9 +12,9 @@
 #include "kvsched/core/block_manager.hpp"
 #include "kvsched/core/request.hpp"
 #include "kvsched/latency/latency_model.hpp"
-#include "kvsched/scheduler/engine_config.hpp"
+#include "kvsched/core/engine_config.hpp"
 #include "kvsched/scheduler/scheduler.hpp"
-#include "kvsched/scheduler/scheduler_view.hpp"
+#include "kvsched/policy/scheduler_view.hpp"
 
 namespace kvsched::test {
 
@@ -33,26 +33,11 @@ inline Request running_request(RequestId id, std::int32_t prompt, std::int32_t g
   return r;
 }
 
-/// Binds `est` (any Estimator) as the view's estimator.
-template <class E>
-void bind_estimator(SchedulerView& v, const E& est) {
-  v.estimator_ctx = &est;
-  v.estimator_fn = [](const void* e, const Request& r, const SchedulerView& sv) { return static_cast<const E*>(e)->estimate(r, sv); };
-}
-
-/// A view over `bm` with `running` and `waiting` requests.
+/// A view over `bm` with `running` and `waiting` requests, the whole token budget and every
+/// batch slot free.
 inline SchedulerView make_view(const BlockManager& bm, const EngineConfig& engine, const LatencyModel& lm,
                                std::span<Request* const> running, std::span<Request* const> waiting = {}, double now = 0.0) {
-  SchedulerView v;
-  v.now_s = now;
-  v.engine = &engine;
-  v.blocks = &bm;
-  v.latency = &lm;
-  v.running = running;
-  v.waiting = waiting;
-  v.token_budget_left = engine.max_num_batched_tokens;
-  v.seqs_left = engine.max_num_seqs;
-  return v;
+  return kvsched::make_view(now, engine, bm, lm, {.running = running, .waiting = waiting}, engine.max_num_batched_tokens, engine.max_num_seqs);
 }
 
 /// Outcome of a fake-engine run.

@@ -25,6 +25,7 @@ struct HostsFixture {
   Request h3 = test::running_request(3, 31, 1, 200);
   std::vector<Request*> running{&h1, &h2, &h3};
   PaddedEstimator<OracleEstimator> est{{}, HoeffdingPadding({.enabled = false})};
+  BundleRules rules{.critical = {.enabled = false}};  // the bundle's rules, shown to the allocators by view()
 
   HostsFixture() {
     engine.num_device_blocks = 100;
@@ -37,7 +38,8 @@ struct HostsFixture {
   }
   SchedulerView view() {
     SchedulerView v = test::make_view(bm, engine, lm, running);
-    test::bind_estimator(v, est);
+    v.bind_estimator(est);
+    v.bundle_rules = &rules;
     return v;
   }
   static Request guest(std::int32_t prompt, std::int32_t output) {
@@ -56,7 +58,7 @@ struct HostsFixture {
 };
 
 EmbeddingAllocator allocator(std::int32_t buffer_tokens = 0) {
-  return EmbeddingAllocator({.buffer_tokens = buffer_tokens, .critical = {.enabled = false}});
+  return EmbeddingAllocator({.buffer_tokens = buffer_tokens});
 }
 
 }  // namespace
@@ -168,8 +170,8 @@ namespace {
 struct embed_only : presets::cacheopt_of<PaddedEstimator<ExternalEstimator>> {
   embed_only() {
     estimator.padding = HoeffdingPadding({.enabled = false});
-    set_global_reserve({.enabled = false});
-    set_critical({.enabled = false});
+    rules.reserve.enabled = false;
+    rules.critical.enabled = false;
     reserver.config.top_up = false;
   }
 };
@@ -322,7 +324,8 @@ TEST_CASE("future KV curve: peak of running requests, and with one more", "[cach
 
 TEST_CASE("future-peak allocator admits exactly while the predicted peak fits", "[cacheopt][future_peak]") {
   HostsFixture f;  // 3 running requests of 32 tokens, true length 200 (1 generated): 199 to go
-  const FuturePeakAllocator a({.critical = {.enabled = false}, .reserve = {.enabled = false}});
+  const FuturePeakAllocator a;
+  f.rules = {.critical = {.enabled = false}, .reserve = {.enabled = false}};
   // Running alone: peak at t = 198: 3 x (230 / 16 + 0.5) = 44.625 blocks.
   CHECK_THAT(a.running_peak(f.view()), Catch::Matchers::WithinAbs(3 * (230.0 / 16 + 0.5), 1e-9));
   // Pool of 100 blocks. A guest of 40 + 200 tokens peaks at t = 198 too:
@@ -335,8 +338,9 @@ TEST_CASE("future-peak allocator admits exactly while the predicted peak fits", 
   // A prompt of 1000 tokens, 10 outputs: t = 0..9 with the hosts: 3 x (41/16 + 0.5) + 1009/16 + 0.5 = 72.7 -> fits.
   CHECK(f.admit(a, HostsFixture::guest(1000, 10)));
   // G = 30 blocks leaves 70: refused.
-  const FuturePeakAllocator g({.critical = {.enabled = false}, .reserve = {.fraction = 0.3}});
-  CHECK_FALSE(f.admit(g, HostsFixture::guest(1000, 10)));
+  f.rules.reserve = {.fraction = 0.3};
+  CHECK_FALSE(f.admit(a, HostsFixture::guest(1000, 10)));
+  f.rules.reserve = {.enabled = false};
   // The grant takes only this step's blocks: nothing is reserved ahead.
   CHECK(f.admit(a, HostsFixture::guest(40, 200))->reserve_blocks == 3);
 }
