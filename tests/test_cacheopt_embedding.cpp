@@ -16,19 +16,13 @@ namespace {
 
 /// Three hosts with 8, 12 and 18 unused blocks (2 held each, 32 tokens), and a filler that
 /// takes every other block, in a 100-block pool of 16-token blocks.
-struct HostsFixture {
-  EngineConfig engine;
-  LatencyModel lm = test::simple_latency();
-  BlockManager bm{16, 100, 0, false};
+struct HostsFixture : test::PoolFixture {
   Request h1 = test::running_request(1, 31, 1, 200);
   Request h2 = test::running_request(2, 31, 1, 200);
   Request h3 = test::running_request(3, 31, 1, 200);
-  std::vector<Request*> running{&h1, &h2, &h3};
-  PaddedEstimator<OracleEstimator> est{{}, HoeffdingPadding({.enabled = false})};
-  BundleRules rules{.critical = {.enabled = false}};  // the bundle's rules, shown to the allocators by view()
 
   HostsFixture() {
-    engine.num_device_blocks = 100;
+    running = {&h1, &h2, &h3};
     for (auto [r, res] : {std::pair{&h1, 10}, {&h2, 14}, {&h3, 20}}) {
       REQUIRE(bm.allocate_slots(r->id(), r->num_tokens()));
       REQUIRE(bm.set_reservation(r->id(), res));
@@ -36,19 +30,8 @@ struct HostsFixture {
     REQUIRE(bm.set_reservation(9, 56));  // filler: available() = 0
     REQUIRE(bm.available() == 0);
   }
-  SchedulerView view() {
-    SchedulerView v = test::make_view(bm, engine, lm, running);
-    v.bind_estimator(est);
-    v.bundle_rules = &rules;
-    return v;
-  }
   static Request guest(std::int32_t prompt, std::int32_t output) {
-    Request g;
-    g.spec.id = 50;
-    g.spec.prompt_tokens = prompt;
-    g.spec.max_tokens = 4000;
-    g.spec.oracle_output_tokens = output;
-    return g;
+    return {.spec = {.id = 50, .prompt_tokens = prompt, .max_tokens = 4000, .oracle_output_tokens = output}};
   }
   template <class A>
   std::optional<AdmissionGrant> admit(const A& a, const Request& g) {
@@ -175,14 +158,12 @@ struct embed_only : presets::cacheopt_of<PaddedEstimator<ExternalEstimator>> {
     reserver.config.top_up = false;
   }
 };
+/// The scenarios' engine: 24 blocks of 16 tokens, no host pool, no prefix caching.
+EngineConfig embed_engine() {
+  return {.block_size = 16, .num_device_blocks = 24, .num_host_blocks = 0, .max_model_len = 384, .enable_prefix_caching = false};
+}
 RequestSpec req(RequestId id, std::int32_t prompt, std::int32_t predicted, std::int32_t truth) {
-  RequestSpec s;
-  s.id = id;
-  s.prompt_tokens = prompt;
-  s.max_tokens = 350;
-  s.predicted_output_tokens = predicted;
-  s.oracle_output_tokens = truth;
-  return s;
+  return {.id = id, .prompt_tokens = prompt, .max_tokens = 350, .predicted_output_tokens = predicted, .oracle_output_tokens = truth};
 }
 }  // namespace
 
@@ -194,14 +175,7 @@ TEST_CASE("scenario: a guest runs in its host's reservation, is reclaimed when t
   // blocks and takes the last 2 free ones. When B reaches token 81 (65 outputs) and the pool
   // is empty, C is preempted at the start of that step, and B's 8 blocks come back next step.
   // (Later C re-embeds in A and B outgrows its estimate: the run goes on to completion.)
-  EngineConfig e;
-  e.block_size = 16;
-  e.num_device_blocks = 24;
-  e.num_host_blocks = 0;
-  e.max_model_len = 384;
-  e.enable_prefix_caching = false;
-  const LatencyModel lm = test::simple_latency();
-  Scheduler<embed_only> s(e, lm);
+  Scheduler<embed_only> s(embed_engine(), test::simple_latency());
   const std::vector<RequestSpec> specs{req(0, 16, 200, 300), req(1, 16, 100, 300), req(2, 16, 20, 100)};
   const RequestId A = 0, B = 1, C = 2;
   int step = 0;
@@ -241,13 +215,7 @@ TEST_CASE("scenario: a guest runs in its host's reservation, is reclaimed when t
 }
 
 TEST_CASE("scenario: a guest that finishes first gives the host its blocks back", "[cacheopt][embedding]") {
-  EngineConfig e;
-  e.block_size = 16;
-  e.num_device_blocks = 24;
-  e.max_model_len = 384;
-  e.enable_prefix_caching = false;
-  const LatencyModel lm = test::simple_latency();
-  Scheduler<embed_only> s(e, lm);
+  Scheduler<embed_only> s(embed_engine(), test::simple_latency());
   // As above, but C stops at 20 outputs, inside its 3 blocks.
   const std::vector<RequestSpec> specs{req(0, 16, 200, 200), req(1, 16, 100, 100), req(2, 16, 20, 20)};
   int step = 0;

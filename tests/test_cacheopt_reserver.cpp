@@ -11,27 +11,14 @@ using namespace kvsched;
 namespace {
 /// One running request (prompt 40, `generated` outputs, true length `oracle`) holding the
 /// blocks of its current length and a reservation of `reserved` blocks, in a 100-block pool.
-struct TopUpFixture {
-  EngineConfig engine;
-  LatencyModel lm = test::simple_latency();
-  BlockManager bm{16, 100, 0, false};
+struct TopUpFixture : test::PoolFixture {
   Request r;
-  std::vector<Request*> running;
-  BundleRules rules{.critical = {.enabled = false}};  // the bundle's rules, shown to the reserver by view()
-  PaddedEstimator<OracleEstimator> est{{}, HoeffdingPadding({.enabled = false})};
 
   TopUpFixture(std::int32_t generated, std::int32_t oracle, std::int32_t reserved) {
-    engine.num_device_blocks = 100;
     r = test::running_request(1, 40, generated, oracle);
     running = {&r};
     REQUIRE(bm.allocate_slots(1, r.num_tokens()));
     REQUIRE(bm.set_reservation(1, reserved));
-  }
-  SchedulerView view(double now = 0.0) {
-    SchedulerView v = test::make_view(bm, engine, lm, running, {}, now);
-    v.bind_estimator(est);
-    v.bundle_rules = &rules;
-    return v;
   }
 };
 ProactiveReserver reserver(std::int32_t headroom_tokens = 0) {

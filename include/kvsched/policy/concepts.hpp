@@ -117,81 +117,75 @@ concept BatchSelector = requires(const B cb, std::vector<Request*>& candidates, 
 /// Reserver hook, at the start of every step after the token budget (SGLang: decays its
 /// new-token ratio estimate against the running requests).
 template <class R>
-concept ReserverBeginStep = requires(R r, const SchedulerView& v) {
-  { r.begin_step(v) } -> std::same_as<void>;
-};
+concept ReserverBeginStep = requires(R r, const SchedulerView& v) { { r.begin_step(v) } -> std::same_as<void>; };
 
 /// Reserver hook, when a waiting request has been admitted (its blocks are allocated).
 template <class R>
-concept ReserverOnAdmit = requires(R r, const Request& req) {
-  { r.on_admit(req) } -> std::same_as<void>;
-};
+concept ReserverOnAdmit = requires(R r, const Request& req) { { r.on_admit(req) } -> std::same_as<void>; };
 
 /// Reserver hook, once per step after the executed plan has been applied (on_step_done).
 template <class R>
-concept ReserverOnStepDone = requires(R r, const SchedulerView& v) {
-  { r.on_step_done(v) } -> std::same_as<void>;
-};
+concept ReserverOnStepDone = requires(R r, const SchedulerView& v) { { r.on_step_done(v) } -> std::same_as<void>; };
 
 /// Reserver hook, when a running request is about to be preempted (before its blocks go).
 template <class R>
-concept ReserverOnPreempt = requires(R r, const Request& victim) {
-  { r.on_preempt(victim) } -> std::same_as<void>;
-};
+concept ReserverOnPreempt = requires(R r, const Request& victim) { { r.on_preempt(victim) } -> std::same_as<void>; };
 
 /// Reserver hook, after a running request is scheduled for this step (CacheOPT's proactive
 /// top-up). May change `req`'s reservation only (BlockManager::set_reservation on req.id(),
 /// never beyond what available() allows); must not allocate, free or move blocks.
 template <class R>
-concept ReserverTopUp = requires(const R r, const Request& req, const SchedulerView& v, BlockManager& bm) {
-  { r.top_up(req, v, bm) } -> std::same_as<void>;
-};
+concept ReserverTopUp = requires(const R r, const Request& req, const SchedulerView& v, BlockManager& bm) { { r.top_up(req, v, bm) } -> std::same_as<void>; };
 
 /// Allocator hook, at the start of every step before the running phase. May change the
 /// reservations of running requests (set_reservation, transfer_reservation: CacheOPT returns
 /// lent blocks to their hosts) but must not allocate, free or move blocks; appends to `out`
 /// running requests the scheduler must preempt before the running phase.
 template <class A>
-concept AllocatorBeginStep = requires(A a, const SchedulerView& v, BlockManager& bm, std::vector<Request*>& out) {
-  { a.begin_step(v, bm, out) } -> std::same_as<void>;
-};
+concept AllocatorBeginStep = requires(A a, const SchedulerView& v, BlockManager& bm, std::vector<Request*>& out) { { a.begin_step(v, bm, out) } -> std::same_as<void>; };
 
 /// Allocator hook, after an admission with `grant` (reservation set, lent blocks moved).
 /// The request reference stays valid while it is live.
 template <class A>
 concept AllocatorOnAdmit = requires(A a, Request& req, const AdmissionGrant& grant, const LengthEstimate& est,
-                                    const SchedulerView& v) {
-  { a.on_admit(req, grant, est, v) } -> std::same_as<void>;
-};
+                                    const SchedulerView& v) { { a.on_admit(req, grant, est, v) } -> std::same_as<void>; };
 
 /// Allocator hook, before a request's blocks are freed or swapped out (finish, abort,
 /// preemption). Receives the BlockManager so that it may read the request's tables; must not
 /// change them (the scheduler frees or swaps right after).
 template <class A>
-concept AllocatorOnRelease = requires(A a, const Request& req, BlockManager& bm) {
-  { a.on_release(req, bm) } -> std::same_as<void>;
-};
+concept AllocatorOnRelease = requires(A a, const Request& req, BlockManager& bm) { { a.on_release(req, bm) } -> std::same_as<void>; };
 
 /// Chunker hook, before token_budget() in every step (AccelGen: the step's SLO and pending decodes).
 template <class C>
-concept ChunkerBeginStep = requires(C c, const SchedulerView& v) {
-  { c.begin_step(v) } -> std::same_as<void>;
-};
+concept ChunkerBeginStep = requires(C c, const SchedulerView& v) { { c.begin_step(v) } -> std::same_as<void>; };
 
 /// Chunker hook, for every request added to the batch (before its progress advances), so a
 /// chunker can track the batch it is building (AccelGen). `tokens` = tokens computed this step.
 template <class C>
-concept ChunkerOnScheduled = requires(C c, const Request& req, std::int32_t tokens, const SchedulerView& v) {
-  { c.on_scheduled(req, tokens, v) } -> std::same_as<void>;
-};
+concept ChunkerOnScheduled = requires(C c, const Request& req, std::int32_t tokens, const SchedulerView& v) { { c.on_scheduled(req, tokens, v) } -> std::same_as<void>; };
 
 /// QueuePolicy extension: waiting requests carry a sort key that stays fixed while they wait
 /// (CacheOPT's slack deadline); the scheduler inserts each at its place in key order, after
 /// equal keys, instead of sorting every step.
 template <class Q>
-concept KeyedWaitingQueue = requires(const Q q, const Request& r) {
-  { q.waiting_key(r) < q.waiting_key(r) } -> std::convertible_to<bool>;
-};
+concept KeyedWaitingQueue = requires(const Q q, const Request& r) { { q.waiting_key(r) < q.waiting_key(r) } -> std::convertible_to<bool>; };
+
+/// Every optional hook a policy type declares by name (a non-overloaded member function)
+/// matches its concept. Scheduler static_asserts these, so that a hook with a wrong signature
+/// fails to compile instead of being skipped.
+template <class R>
+concept ReserverHooksWellFormed =
+    (!requires { &R::begin_step; } || ReserverBeginStep<R>) && (!requires { &R::on_admit; } || ReserverOnAdmit<R>) &&
+    (!requires { &R::on_step_done; } || ReserverOnStepDone<R>) && (!requires { &R::on_preempt; } || ReserverOnPreempt<R>) &&
+    (!requires { &R::top_up; } || ReserverTopUp<R>);
+template <class A>
+concept AllocatorHooksWellFormed = (!requires { &A::begin_step; } || AllocatorBeginStep<A>) &&
+                                   (!requires { &A::on_admit; } || AllocatorOnAdmit<A>) && (!requires { &A::on_release; } || AllocatorOnRelease<A>);
+template <class C>
+concept ChunkerHooksWellFormed = (!requires { &C::begin_step; } || ChunkerBeginStep<C>) && (!requires { &C::on_scheduled; } || ChunkerOnScheduled<C>);
+template <class Q>
+concept QueueHooksWellFormed = (!requires { &Q::waiting_key; } || KeyedWaitingQueue<Q>) && (!requires { &Q::on_enqueue; } || IncrementalQueue<Q>);
 
 /// Engine-structure switches that are not a single decision (vLLM v0 vs v1 loop shape).
 struct SchedulerOptions {

@@ -199,19 +199,10 @@ class Scheduler {
   static constexpr bool kIncrementalQueue = IncrementalQueue<Queue>;
 
   // A hook declared by name must match its concept (otherwise it would be silently skipped).
-  // Detects non-overloaded, non-template member functions.
-  static_assert(!requires { &Reserver::begin_step; } || ReserverBeginStep<Reserver>, "reserver.begin_step: wrong signature (ReserverBeginStep)");
-  static_assert(!requires { &Reserver::on_admit; } || ReserverOnAdmit<Reserver>, "reserver.on_admit: wrong signature (ReserverOnAdmit)");
-  static_assert(!requires { &Reserver::on_step_done; } || ReserverOnStepDone<Reserver>, "reserver.on_step_done: wrong signature (ReserverOnStepDone)");
-  static_assert(!requires { &Reserver::on_preempt; } || ReserverOnPreempt<Reserver>, "reserver.on_preempt: wrong signature (ReserverOnPreempt)");
-  static_assert(!requires { &Reserver::top_up; } || ReserverTopUp<Reserver>, "reserver.top_up: wrong signature (ReserverTopUp)");
-  static_assert(!requires { &Allocator::begin_step; } || AllocatorBeginStep<Allocator>, "allocator.begin_step: wrong signature (AllocatorBeginStep)");
-  static_assert(!requires { &Allocator::on_admit; } || AllocatorOnAdmit<Allocator>, "allocator.on_admit: wrong signature (AllocatorOnAdmit)");
-  static_assert(!requires { &Allocator::on_release; } || AllocatorOnRelease<Allocator>, "allocator.on_release: wrong signature (AllocatorOnRelease)");
-  static_assert(!requires { &Chunker::begin_step; } || ChunkerBeginStep<Chunker>, "chunker.begin_step: wrong signature (ChunkerBeginStep)");
-  static_assert(!requires { &Chunker::on_scheduled; } || ChunkerOnScheduled<Chunker>, "chunker.on_scheduled: wrong signature (ChunkerOnScheduled)");
-  static_assert(!requires { &Queue::waiting_key; } || KeyedWaitingQueue<Queue>, "queue.waiting_key: wrong signature (KeyedWaitingQueue)");
-  static_assert(!requires { &Queue::on_enqueue; } || IncrementalQueue<Queue>, "queue.on_enqueue/on_dequeue/candidates: wrong signature (IncrementalQueue)");
+  static_assert(ReserverHooksWellFormed<Reserver>, "reserver: a hook has the wrong signature (policy/concepts.hpp, Reserver*)");
+  static_assert(AllocatorHooksWellFormed<Allocator>, "allocator: a hook has the wrong signature (policy/concepts.hpp, Allocator*)");
+  static_assert(ChunkerHooksWellFormed<Chunker>, "chunker: a hook has the wrong signature (policy/concepts.hpp, Chunker*)");
+  static_assert(QueueHooksWellFormed<Queue>, "queue: a hook has the wrong signature (policy/concepts.hpp, KeyedWaitingQueue, IncrementalQueue)");
 
   /// The engine config this scheduler runs under: validated, with prefix caching on only
   /// where the bundle's engine has it (prefix_caching_of).
