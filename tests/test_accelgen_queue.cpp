@@ -10,14 +10,10 @@
 
 using namespace kvsched;
 using kvsched::testing::ViewFixture;
+using kvsched::testing::ids;
 using kvsched::testing::spec;
 
 namespace {
-std::vector<RequestId> ids(const std::vector<Request*>& rs) {
-  std::vector<RequestId> out;
-  for (const Request* r : rs) out.push_back(r->id());
-  return out;
-}
 std::vector<RequestId> candidates(SloSlackQueue& q, const SchedulerView& v) {
   std::vector<Request*> out;
   q.candidates(out, v);

@@ -5,7 +5,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "kvsched/backend/host_device.hpp"
+#include "kvsched/core/host_device.hpp"
 #include "kvsched/backend/kv_dtype.hpp"
 
 namespace kvsched {

@@ -4,6 +4,7 @@
 #include "kvsched/policy/allocator/on_demand_allocator.hpp"
 #include "kvsched/policy/batch/multi_resource_batch.hpp"
 #include "kvsched/policy/chunker/slo_dynamic_chunker.hpp"
+#include "kvsched/policy/common/bundle_rules.hpp"
 #include "kvsched/policy/concepts.hpp"
 #include "kvsched/policy/estimator/history_estimator.hpp"
 #include "kvsched/policy/estimator/oracle_estimator.hpp"
@@ -68,6 +69,7 @@ struct cacheopt_accelgen_of {
   SloDynamicChunker chunker{};
   MultiResourceBatch batch{};
   SchedulerOptions options{.no_admission_after_preemption = true};
+  BundleRules rules{};  // critical requests and global reserve, read by allocator, reserver and victim
 
   cacheopt_accelgen_of() {
     batch.config.subtract_running_growth = false;

@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "kvsched/core/types.hpp"
-#include "kvsched/policy/queue/slo_priority.hpp"
-#include "kvsched/scheduler/scheduler_view.hpp"
+#include "kvsched/policy/common/slo_priority.hpp"
+#include "kvsched/policy/scheduler_view.hpp"
 
 namespace kvsched {
 

@@ -8,8 +8,9 @@
 
 #include "kvsched/latency/batch_shape.hpp"
 #include "kvsched/latency/latency_model.hpp"
-#include "kvsched/policy/queue/slo_priority.hpp"
-#include "kvsched/scheduler/scheduler_view.hpp"
+#include "kvsched/policy/common/slo_priority.hpp"
+#include "kvsched/policy/concepts.hpp"
+#include "kvsched/policy/scheduler_view.hpp"
 
 namespace kvsched {
 
@@ -214,5 +215,6 @@ class SloDynamicChunker {
   std::vector<std::pair<RequestId, std::int32_t>> running_short_;  // running short prefills: (id, uncomputed tokens not yet scheduled)
   std::vector<ShortCandidate> short_cands_;                      // short admission candidates with their start deadlines
 };
+static_assert(DynamicChunker<SloDynamicChunker> && ChunkerBeginStep<SloDynamicChunker> && ChunkerOnScheduled<SloDynamicChunker>);
 
 }  // namespace kvsched

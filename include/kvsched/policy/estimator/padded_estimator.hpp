@@ -7,7 +7,7 @@
 
 #include "kvsched/core/request.hpp"
 #include "kvsched/policy/estimator/hoeffding_padding.hpp"
-#include "kvsched/scheduler/scheduler_view.hpp"
+#include "kvsched/policy/scheduler_view.hpp"
 
 namespace kvsched {
 

@@ -3,8 +3,8 @@
 #pragma once
 #include <cstdint>
 
-#include "kvsched/policy/mode/preemption_cost.hpp"
-#include "kvsched/scheduler/scheduler_view.hpp"
+#include "kvsched/policy/common/preemption_cost.hpp"
+#include "kvsched/policy/scheduler_view.hpp"
 
 namespace kvsched {
 

@@ -14,8 +14,9 @@
 #include <utility>
 #include <vector>
 
-#include "kvsched/policy/queue/slo_priority.hpp"
-#include "kvsched/scheduler/scheduler_view.hpp"
+#include "kvsched/policy/common/slo_priority.hpp"
+#include "kvsched/policy/concepts.hpp"
+#include "kvsched/policy/scheduler_view.hpp"
 
 namespace kvsched {
 
@@ -187,5 +188,6 @@ class SloSlackQueue {
   std::vector<Head> heads_;                                                  // scratch for candidates()
   mutable std::vector<std::pair<double, Request*>> keyed_;                   // scratch for order_waiting()
 };
+static_assert(QueuePolicy<SloSlackQueue> && IncrementalQueue<SloSlackQueue>);
 
 }  // namespace kvsched

@@ -1,4 +1,4 @@
-// kvsched/policy/queue/slo_priority.hpp: a request's remaining slack against its SLO and the
+// kvsched/policy/common/slo_priority.hpp: a request's remaining slack against its SLO and the
 // similar-SLO grouping (AccelGen section 3.2, design.md section 3.3.2). Shared by the SLO
 // slack queue, the SLO-guaranteed dynamic chunker and the multi-resource batch selector, so
 // that all three rank requests the same way.
