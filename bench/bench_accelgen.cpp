@@ -1,4 +1,4 @@
-// bench/bench_accelgen.cpp: AccelGen policy costs (design.md section 3.3): the token budget,
+// bench/bench_accelgen.cpp: AccelGen policy costs (docs/design.md section 3.3): the token budget,
 // a chunk, the multi-resource batch selection, the SLO queue, and whole scheduler iterations
 // with 256 running and 4,096 waiting requests. Target: a whole accelgen iteration under 50 us
 // median on a 2-core machine. Results and the command: bench/README.md.

@@ -1,4 +1,4 @@
-// CacheOPT decision costs (design.md section 3.2) and whole iterations under KV pressure.
+// CacheOPT decision costs (docs/design.md section 3.2) and whole iterations under KV pressure.
 //
 // BM_CacheoptIteration/<preset>/256/4096: one engine iteration (schedule + on_step_done, EOS at
 //   each request's true length, finished requests replaced by new arrivals) with about 256

@@ -1,4 +1,4 @@
-// Multi-resource-aware batching (design.md section 3.3.3): on crafted cases where a
+// Multi-resource-aware batching (docs/design.md section 3.3.3): on crafted cases where a
 // compute-only or a KV-only greedy choice leaves one resource idle, the selector fills both.
 #include <catch2/catch.hpp>
 

@@ -1,4 +1,4 @@
-// Iteration-level SLO-based prioritisation (design.md section 3.3.2): slack order and
+// Iteration-level SLO-based prioritisation (docs/design.md section 3.3.2): slack order and
 // similar-SLO grouping on crafted queues; the incremental structure agrees with a full sort.
 #include <catch2/catch.hpp>
 

@@ -1,4 +1,4 @@
-// Exact plans of every baseline preset on small hand-made scenarios (design.md section 3.1).
+// Exact plans of every baseline preset on small hand-made scenarios (docs/design.md section 3.1).
 // Each table lists, step by step, which requests run with how many tokens and who is preempted.
 #include "scheduler_harness.hpp"
 

@@ -10,7 +10,7 @@
 
 namespace kvsched {
 
-/// Block tables of a batch in CSR form, as FlashInfer's paged_kv_t takes them (design.md
+/// Block tables of a batch in CSR form, as FlashInfer's paged_kv_t takes them (docs/design.md
 /// section 2, BlockManager CSR export). Request b owns blocks indices[indptr[b] .. indptr[b+1])
 /// in token order; its last block holds last_page_len[b] tokens (1..block_size), so
 ///   kv_len(b) = (num_pages(b) - 1) * block_size + last_page_len[b].

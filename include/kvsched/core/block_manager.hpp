@@ -1,5 +1,5 @@
 // kvsched/core/block_manager.hpp: device and host KV block pools, per-request block tables,
-// and logical reservations (design.md section 2).
+// and logical reservations (docs/design.md section 2).
 //
 // A request's device blocks split into three regions (counts, in blocks):
 //   | held: materialised, in the block table | promised: reserved, not yet materialised |

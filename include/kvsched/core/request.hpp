@@ -1,4 +1,4 @@
-// kvsched/core/request.hpp: a request and its progress (design.md section 2).
+// kvsched/core/request.hpp: a request and its progress (docs/design.md section 2).
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -35,7 +35,7 @@ enum class RequestState : std::uint8_t {
   return s == RequestState::kFinished || s == RequestState::kAborted || s == RequestState::kRejected;
 }
 
-/// What the caller knows of a request when it arrives (design.md section 2).
+/// What the caller knows of a request when it arrives (docs/design.md section 2).
 struct RequestSpec {
   RequestId id = 0;
   double arrival_s = 0.0;           // arrival time (s), same clock as schedule(now)

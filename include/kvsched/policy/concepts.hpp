@@ -1,4 +1,4 @@
-// kvsched/policy/concepts.hpp: one C++20 concept per scheduling decision (design.md section 2)
+// kvsched/policy/concepts.hpp: one C++20 concept per scheduling decision (docs/design.md section 2)
 // and one per optional hook. A preset is an aggregate holding one value of each policy type
 // (see kvsched/presets/). Optional hooks may be left out; a policy that implements one
 // static_asserts its concept (e.g. static_assert(ReserverTopUp<ProactiveReserver>)), so that a

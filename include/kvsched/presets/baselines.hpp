@@ -1,5 +1,5 @@
 // kvsched/presets/baselines.hpp: policy bundles that reproduce today's engines
-// (design.md section 3.1), each a struct over baseline_of: change a member to reconfigure it.
+// (docs/design.md section 3.1), each a struct over baseline_of: change a member to reconfigure it.
 #pragma once
 #include "kvsched/policy/allocator/full_length_allocator.hpp"
 #include "kvsched/policy/allocator/on_demand_allocator.hpp"

@@ -1,5 +1,5 @@
 // kvsched/presets/cacheopt.hpp: CacheOPT policy bundles, the oracle, and one ablation per
-// component (design.md section 3.2). Each is a struct over cacheopt_of<...>: change a member
+// component (docs/design.md section 3.2). Each is a struct over cacheopt_of<...>: change a member
 // (or its config) to reconfigure it.
 #pragma once
 #include "kvsched/policy/allocator/embedding_allocator.hpp"

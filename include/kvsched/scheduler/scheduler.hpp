@@ -27,7 +27,7 @@ namespace kvsched {
 /// copy pairs, runs the forward pass over plan.scheduled, and reports on_step_done(). Time is
 /// passed in, never read from a clock, so runs are deterministic.
 ///
-/// One step (design.md section 2, vLLM v1's loop shape unless options say otherwise):
+/// One step (docs/design.md section 2, vLLM v1's loop shape unless options say otherwise):
 ///   1. running requests, in the queue policy's order: each gets its prefill chunk or one
 ///      decode token; when its blocks do not fit, victims are preempted (swap or recompute)
 ///      until they do, or the victim is the request itself;

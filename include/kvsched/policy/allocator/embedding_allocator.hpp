@@ -1,6 +1,6 @@
 // kvsched/policy/allocator/embedding_allocator.hpp: CacheOPT's allocation of the padded
 // estimated demand with reuse of allocated-but-unused reservations ("embedding"),
-// design.md sections 3.2.2 and 3.2.3.
+// docs/design.md sections 3.2.2 and 3.2.3.
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -34,7 +34,7 @@ struct EmbeddingAllocatorConfig {
   std::int32_t max_host_probes = 32;    // hosts examined per search, 0 = all (ours)
 };
 
-/// Allocator of CacheOPT (sections 3.2.2-3.2.3 of design.md).
+/// Allocator of CacheOPT (sections 3.2.2-3.2.3 of docs/design.md).
 ///
 /// Admission of request i, in order of attempts:
 ///  1. plain: promise its padded estimated demand D_i = estimated_demand_blocks() if that fits

@@ -1,5 +1,5 @@
 // kvsched/policy/allocator/estimated_demand_allocator.hpp: reserve the padded estimated
-// demand at admission (CacheOPT, design.md section 3.2.2).
+// demand at admission (CacheOPT, docs/design.md section 3.2.2).
 #pragma once
 #include <algorithm>
 #include <cmath>

@@ -1,5 +1,5 @@
 // kvsched/policy/allocator/future_peak_allocator.hpp: admit a request when the future peak
-// of total KV use still fits (design.md section 3.2.3, ours: the generalisation of CacheOPT's
+// of total KV use still fits (docs/design.md section 3.2.3, ours: the generalisation of CacheOPT's
 // embedding condition to all running requests at once).
 #pragma once
 #include <algorithm>

@@ -1,5 +1,5 @@
 // kvsched/policy/chunker/slo_dynamic_chunker.hpp: AccelGen's SLO-guaranteed dynamic chunking
-// (AccelGen section 3.1, design.md section 3.3.1).
+// (AccelGen section 3.1, docs/design.md section 3.3.1).
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -31,7 +31,7 @@ struct SloDynamicChunkerConfig {
 /// flat up to the pivot S_p (LatencyModel::pivot_tokens()), then about linear. Per step:
 ///  - SLO* = tightest TBT SLO among the running and swapped requests (they all run) and the
 ///    most urgent admission candidate (SchedulerView::candidates, which fixes the batch's
-///    SLO: design.md section 3.3.2);
+///    SLO: docs/design.md section 3.3.2);
 ///  - token budget S_b = the largest F <= max_budget_tokens whose worst-case iteration, every
 ///    pending decode plus (F - decodes) prefill tokens in one chunk at the largest context of
 ///    any ongoing prefill, is predicted to take <= slo_margin x SLO*. Since the time only

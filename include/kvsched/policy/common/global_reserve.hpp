@@ -1,5 +1,5 @@
 // kvsched/policy/common/global_reserve.hpp: size of CacheOPT's global KV reserve, the
-// blocks that new admissions may not take (design.md section 3.2.4). Its configuration
+// blocks that new admissions may not take (docs/design.md section 3.2.4). Its configuration
 // (GlobalReserveConfig) is held once per bundle (bundle_rules.hpp).
 #pragma once
 #include <algorithm>

@@ -1,5 +1,5 @@
 // kvsched/policy/common/slo_slack.hpp: SLO slack and criticality of a request (CacheOPT
-// section 3.2.5 of design.md). Shared by the slack queue, the CacheOPT allocators, the
+// section 3.2.5 of docs/design.md). Shared by the slack queue, the CacheOPT allocators, the
 // proactive reserver and the SLO victim selector; the rule itself (CriticalConfig) is held
 // once per bundle (bundle_rules.hpp).
 #pragma once

@@ -1,5 +1,5 @@
 // kvsched/policy/mode/latency_mode_chooser.hpp: swap or recompute, whichever is faster
-// (CacheOPT, design.md section 3.2.7).
+// (CacheOPT, docs/design.md section 3.2.7).
 #pragma once
 #include <cstdint>
 

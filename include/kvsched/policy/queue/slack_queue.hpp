@@ -1,5 +1,5 @@
 // kvsched/policy/queue/slack_queue.hpp: waiting and running requests ordered by SLO slack
-// (CacheOPT, design.md section 3.2.5).
+// (CacheOPT, docs/design.md section 3.2.5).
 #pragma once
 #include <algorithm>
 #include <cstdint>

@@ -1,5 +1,5 @@
 // kvsched/policy/reserver/proactive_reserver.hpp: CacheOPT's proactive top-up of a running
-// request's reservation and the global reserve (design.md section 3.2.4).
+// request's reservation and the global reserve (docs/design.md section 3.2.4).
 #pragma once
 #include <algorithm>
 #include <cmath>

@@ -1,5 +1,5 @@
 // kvsched/policy/victim/slo_victim_selector.hpp: CacheOPT's victim order: long TBT SLO, long
-// remaining output, short preemption time first (design.md section 3.2.6).
+// remaining output, short preemption time first (docs/design.md section 3.2.6).
 #pragma once
 #include <algorithm>
 #include <cmath>
