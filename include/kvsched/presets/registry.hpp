@@ -3,6 +3,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -15,17 +16,29 @@
 
 namespace kvsched {
 
+/// Run-time settings of preset policies beyond EngineConfig; each applies only to presets that
+/// have the policy it names, and an absent value keeps the preset's own.
+struct PresetTuning {
+  std::optional<double> slo_margin;  // SloDynamicChunkerConfig::slo_margin (AccelGen chunkers), in [0, 1)
+};
+
 namespace detail {
-using SchedulerFactory = std::function<std::unique_ptr<AnyScheduler>(const EngineConfig&, const LatencyModel&)>;
+using SchedulerFactory =
+    std::function<std::unique_ptr<AnyScheduler>(const EngineConfig&, const LatencyModel&, const PresetTuning&)>;
 
 /// Builds a factory for preset P. EngineConfig.enable_prefix_caching is a global off switch:
 /// prefix caching runs only where the preset's engine has it on by default (P::prefix_caching).
 template <class P>
 SchedulerFactory factory(std::string name) {
-  return [name](const EngineConfig& engine, const LatencyModel& latency) -> std::unique_ptr<AnyScheduler> {
+  return [name](const EngineConfig& engine, const LatencyModel& latency,
+                const PresetTuning& tuning) -> std::unique_ptr<AnyScheduler> {
     EngineConfig e = engine;
     e.enable_prefix_caching = engine.enable_prefix_caching && P::prefix_caching;
-    return std::make_unique<SchedulerAdapter<P>>(name, e, latency);
+    P policies{};
+    if constexpr (requires { policies.chunker.config.slo_margin; }) {
+      if (tuning.slo_margin) policies.chunker.config.slo_margin = *tuning.slo_margin;
+    }
+    return std::make_unique<SchedulerAdapter<P>>(name, e, latency, std::move(policies));
   };
 }
 
@@ -77,11 +90,15 @@ inline const std::vector<std::pair<std::string, SchedulerFactory>>& preset_table
 }
 
 /// Builds the preset `name`. Throws std::invalid_argument listing the known names when
-/// `name` is unknown, and for an impossible EngineConfig (see Scheduler's constructor).
+/// `name` is unknown, and for an impossible EngineConfig (see Scheduler's constructor) or a
+/// tuning value out of range (slo_margin outside [0, 1)).
 [[nodiscard]] inline std::unique_ptr<AnyScheduler> make_scheduler(std::string_view name, const EngineConfig& engine,
-                                                                  const LatencyModel& latency) {
+                                                                  const LatencyModel& latency,
+                                                                  const PresetTuning& tuning = {}) {
+  if (tuning.slo_margin && !(*tuning.slo_margin >= 0.0 && *tuning.slo_margin < 1.0))
+    throw std::invalid_argument("slo_margin must be in [0, 1), got " + std::to_string(*tuning.slo_margin));
   for (const auto& [n, f] : detail::preset_table())
-    if (n == name) return f(engine, latency);
+    if (n == name) return f(engine, latency, tuning);
   std::string known;
   for (const auto& n : preset_names()) known += (known.empty() ? "" : ", ") + n;
   throw std::invalid_argument("unknown policy '" + std::string(name) + "'; known: " + known);
