@@ -201,9 +201,14 @@ template <class Row, class Features>
 /// except each holdout_every-th, which is kept for the held-out error:
 ///  1. Linear ops: vidur_profiling/<gpu.vidur_dir>/<model.vidur_dir>/mlp.csv, TP 1, summed per
 ///     layer x num_layers (vidur_profiles.hpp) against num_tokens; flat-then-linear with the
-///     pivot scanned (pivot_fit.hpp) -> linear_base_s, linear_s_per_token, pivot_tokens.
+///     pivot scanned (pivot_fit.hpp) -> linear_base_s, linear_s_per_token, pivot_tokens; and
+///     (options.linear_table) the rows themselves -> linear_table (latency_model.hpp
+///     linear_table_s). A GPU with less HBM bandwidth than the profile's (A100 40GB) gets
+///     rows raised to (bandwidth ratio x flat), the memory-bound floor.
 ///  2. Attention: vidur_profiling/a100_legacy/attention_llama2-70b_tp2.csv (32 q / 4 KV heads of
-///     128 per GPU), per layer. Prefill: [1, c, pairs, c^2]; decode: [1, batch x context]. Scaled
+///     128 per GPU) pooled with a100/Meta-Llama-3-8B/attention_tp1_sampled.csv
+///     (attention_fit.hpp), per layer. Prefill: [1, c, pairs, KV tokens]; decode: [1, batch x
+///     context]; the KV-token terms are memory-bound (x KV heads x HBM ratio). Scaled
 ///     to the target (ours): prefill token/pair/c^2 terms by q heads x head_dim (FLOPs), decode
 ///     context term by KV heads x head_dim (bytes read), fixed terms unscaled (launch bound);
 ///     all x num_layers. On a GPU whose vidur_dir is not "a100": compute-bound terms x the
