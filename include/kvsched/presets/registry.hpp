@@ -8,9 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "kvsched/presets/accelgen.hpp"
-#include "kvsched/presets/baselines.hpp"
-#include "kvsched/presets/cacheopt.hpp"
+#include "kvsched/presets/preset_list.hpp"
 #include "kvsched/scheduler/scheduler_adapter.hpp"
 
 namespace kvsched {
@@ -28,44 +26,11 @@ PresetFactory factory(std::string name) {
   };
 }
 
-/// Every preset, in the order reports list them. KVSCHED_PRESET(x) = the row for
-/// presets::x under the name "x", so that each name is written once.
+/// Every preset, in the order reports list them (preset_list.hpp). KVSCHED_PRESET(x) = the
+/// row for presets::x under the name "x".
 inline const std::vector<std::pair<std::string, PresetFactory>>& preset_table() {
-#define KVSCHED_PRESET(x) {#x, factory<presets::x>(#x)}
-  static const std::vector<std::pair<std::string, PresetFactory>> table = {
-      KVSCHED_PRESET(vllm_v1),
-      KVSCHED_PRESET(vllm_v0),
-      KVSCHED_PRESET(sarathi),
-      KVSCHED_PRESET(trtllm_guaranteed_no_evict),
-      KVSCHED_PRESET(sglang),
-      // CacheOPT (kvsched/presets/cacheopt.hpp): the history-estimator default, the oracle,
-      // noisy predictors of 10/30/50% relative error, one ablation per component,
-      // TensorRT-LLM's admission with true lengths, and the future-peak admission (ours).
-      KVSCHED_PRESET(cacheopt),
-      KVSCHED_PRESET(cacheopt_paper_padding),
-      KVSCHED_PRESET(oracle),
-      KVSCHED_PRESET(cacheopt_noisy_10),
-      KVSCHED_PRESET(cacheopt_noisy_30),
-      KVSCHED_PRESET(cacheopt_noisy_50),
-      KVSCHED_PRESET(cacheopt_no_padding),
-      KVSCHED_PRESET(cacheopt_no_alloc),
-      KVSCHED_PRESET(cacheopt_no_reuse),
-      KVSCHED_PRESET(cacheopt_no_topup),
-      KVSCHED_PRESET(cacheopt_no_reserve),
-      KVSCHED_PRESET(cacheopt_no_slack),
-      KVSCHED_PRESET(cacheopt_no_slo_victim),
-      KVSCHED_PRESET(cacheopt_no_mode_choice),
-      KVSCHED_PRESET(trtllm_oracle_lengths),
-      KVSCHED_PRESET(cacheopt_peak),
-      KVSCHED_PRESET(oracle_peak),
-      // AccelGen and CacheOPT + AccelGen (kvsched/presets/accelgen.hpp), and the larger
-      // Sarathi-Serve budget the AccelGen evaluation compares with.
-      KVSCHED_PRESET(sarathi_2048),
-      KVSCHED_PRESET(accelgen),
-      KVSCHED_PRESET(accelgen_oracle),
-      KVSCHED_PRESET(cacheopt_accelgen),
-      KVSCHED_PRESET(cacheopt_accelgen_oracle),
-  };
+#define KVSCHED_PRESET(x) {#x, factory<presets::x>(#x)},
+  static const std::vector<std::pair<std::string, PresetFactory>> table = {KVSCHED_PRESET_LIST(KVSCHED_PRESET)};
 #undef KVSCHED_PRESET
   return table;
 }
