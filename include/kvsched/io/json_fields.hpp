@@ -7,11 +7,13 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -65,10 +67,28 @@ template <HasJsonFields T>
   return j;
 }
 
-/// JSON of one field value: bool, number, enum name, or a nested object of fields.
+/// JSON of one field value: string, bool, number, enum name, optional (null when empty),
+/// vector (a list), nlohmann::json (as it is), or a nested object of fields.
+template <class T>
+struct IsOptional : std::false_type {};
+template <class T>
+struct IsOptional<std::optional<T>> : std::true_type {};
+template <class T>
+struct IsVector : std::false_type {};
+template <class T>
+struct IsVector<std::vector<T>> : std::true_type {};
+
 template <class T>
 [[nodiscard]] nlohmann::json write_json_value(const T& v) {
-  if constexpr (HasJsonFields<T>) {
+  if constexpr (std::is_same_v<T, nlohmann::json> || std::is_same_v<T, std::string>) {
+    return v;
+  } else if constexpr (IsOptional<T>::value) {
+    return v ? write_json_value(*v) : nlohmann::json(nullptr);
+  } else if constexpr (IsVector<T>::value) {
+    nlohmann::json a = nlohmann::json::array();
+    for (const auto& x : v) a.push_back(write_json_value(x));
+    return a;
+  } else if constexpr (HasJsonFields<T>) {
     return write_json_fields(v);
   } else if constexpr (HasJsonEnumNames<T>) {
     for (const auto& [e, n] : JsonEnumNames<T>::names)
@@ -109,12 +129,35 @@ void read_json_fields(const nlohmann::json& j, T& t, const std::string& path) {
   });
 }
 
-/// Reads one field value, strictly: a bool must be a JSON boolean, an integer a JSON integer
+/// Reads one field value, strictly: a string must be a JSON string, an optional null or its
+/// value, a vector a list, a nlohmann::json anything; a bool must be a JSON boolean, an integer a JSON integer
 /// within the field's range, a floating-point field any finite number, an enum one of its
 /// names, a struct an object of its fields.
 template <class T>
 void read_json_value(const nlohmann::json& j, T& v, const std::string& path) {
-  if constexpr (HasJsonFields<T>) {
+  if constexpr (std::is_same_v<T, nlohmann::json>) {
+    v = j;
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    if (!j.is_string()) throw JsonFieldError(path, "expected a string, got " + j.dump());
+    v = j.get<std::string>();
+  } else if constexpr (IsOptional<T>::value) {
+    if (j.is_null()) {
+      v.reset();
+    } else {
+      typename T::value_type x{};
+      read_json_value(j, x, path);
+      v = std::move(x);
+    }
+  } else if constexpr (IsVector<T>::value) {
+    if (!j.is_array()) throw JsonFieldError(path, std::string("expected a list, got ") + j.type_name());
+    T out;
+    for (std::size_t i = 0; i < j.size(); ++i) {
+      typename T::value_type x{};
+      read_json_value(j[i], x, path + "[" + std::to_string(i) + "]");
+      out.push_back(std::move(x));
+    }
+    v = std::move(out);
+  } else if constexpr (HasJsonFields<T>) {
     read_json_fields(j, v, path);
   } else if constexpr (HasJsonEnumNames<T>) {
     std::string list;
