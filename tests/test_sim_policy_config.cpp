@@ -46,7 +46,7 @@ json metrics_of(const json& out) {
 const std::string kSlice = "-q --no-wall-time --num-requests 150 --rate-scale 4 --kv-blocks 600 ";
 }  // namespace
 
-TEST_CASE("--policy-config runs named presets with overrides and records their full configs") {
+TEST_CASE("kvsched-sim --policy-config runs named presets with overrides and records their full configs") {
   TempDir d;
   write_text(d.path() / "p.json", R"([{"preset": "vllm_v1"},
     {"preset": "vllm_v1", "name": "v1_budget_256", "overrides": {"chunker": {"budget": 256}}}])");
