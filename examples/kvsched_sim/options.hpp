@@ -7,47 +7,20 @@
 
 #include <CLI/CLI.hpp>
 
+#include "kvsched/sim/sim_setup.hpp"
+
 namespace kvsched::sim_cli {
 
-/// Every flag of kvsched-sim, as parsed (validation beyond types happens in main.cpp).
-struct Options {
-  std::vector<std::string> traces;          // --trace (repeatable)
-  std::string trace_format = "auto";        // --trace-format
-  std::string workload;                     // --workload
-  std::string policies;                     // --policy a,b,c (empty = every preset)
-  std::string model = "llama2-7b";
-  std::string gpu = "h100-80g";
-  double gpu_memory_utilization = 0.9;
-  std::optional<std::int32_t> kv_blocks;
-  std::int32_t block_size = 16;
-  double swap_space_gib = 4.0;
-  std::int32_t max_num_seqs = 256;
-  std::int32_t max_num_batched_tokens = 2048;
-  std::optional<std::int32_t> max_model_len;
-  bool no_prefix_caching = false;
-  std::optional<double> rate_scale;       // --rate-scale (default 1, or 1.5 in the default run)
-  std::optional<double> rate;
-  std::string arrival = "poisson";
-  double cv = 1.0;
-  std::optional<std::size_t> num_requests;
-  std::optional<double> duration;
-  std::string slo_class = "chatbot";
-  std::optional<double> slo_ttft;
-  std::optional<double> slo_tbt;
-  std::string context_overflow = "clip";
-  std::string max_tokens = "trace";
-  std::uint64_t seed = 0;
-  bool overlap_swap = false;
-  std::string cpu_overhead = "async";
-  double latency_noise = 0.0;
-  std::string ground_truth = "model";
-  std::optional<double> slo_margin;
-  std::string latency_json;
+/// Every flag of kvsched-sim, as parsed: the run's settings (sim::SimSetup, validated by
+/// sim::prepare_sim) and the CLI's own (policy names or file, outputs).
+struct Options : sim::SimSetup {
+  std::string policy_names;   // --policy a,b,c (empty = every preset)
+  std::string policy_config;  // --policy-config FILE
+  std::string latency_json;   // --latency-json FILE or inline JSON
   std::string json;
   std::string requests_csv;
   std::string sweep_rate;
   std::string plot_dir;
-  std::string data_dir;
   bool no_wall_time = false;
   bool quiet = false;
 };
@@ -97,7 +70,9 @@ inline void add_options(CLI::App& app, Options& o) {
   slo.add("--slo-tbt", o.slo_tbt, "TBT target (s) for every gap, every class");
 
   const OptionGroup eng{app, "Model, GPU and engine"};
-  eng.add("--policy", o.policies, "Policy preset(s), comma-separated (default: every preset)");
+  eng.add("--policy", o.policy_names, "Policy preset(s), comma-separated (default: every preset)");
+  eng.add("--policy-config", o.policy_config,
+          "JSON file: {\"preset\", \"overrides\", \"name\"}, a list of them, or a run config (--json's config.rerun)");
   eng.add("--model", o.model, "Model preset", kShowDefault);
   eng.add("--gpu", o.gpu, "GPU preset", kShowDefault);
   eng.add("--gpu-memory-utilization", o.gpu_memory_utilization, "Share of GPU memory for weights + KV (vLLM)",

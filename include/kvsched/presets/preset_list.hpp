@@ -1,0 +1,41 @@
+// kvsched/presets/preset_list.hpp: every preset's name, once, as an X-macro, in the order
+// reports list them. KVSCHED_PRESET_LIST(X) calls X(name) for presets::name; the registry
+// (registry.hpp) and the JSON configs (config_json.hpp) expand it, so both know the same presets.
+#pragma once
+#include "kvsched/presets/accelgen.hpp"
+#include "kvsched/presets/baselines.hpp"
+#include "kvsched/presets/cacheopt.hpp"
+
+// Engine baselines; CacheOPT (kvsched/presets/cacheopt.hpp): the history-estimator default,
+// the oracle, noisy predictors of 10/30/50% relative error, one ablation per component,
+// TensorRT-LLM's admission with true lengths, and the future-peak admission (ours); AccelGen
+// and CacheOPT + AccelGen (kvsched/presets/accelgen.hpp), and the larger Sarathi-Serve budget
+// the AccelGen evaluation compares with.
+#define KVSCHED_PRESET_LIST(X)   \
+  X(vllm_v1)                     \
+  X(vllm_v0)                     \
+  X(sarathi)                     \
+  X(trtllm_guaranteed_no_evict)  \
+  X(sglang)                      \
+  X(cacheopt)                    \
+  X(cacheopt_paper_padding)      \
+  X(oracle)                      \
+  X(cacheopt_noisy_10)           \
+  X(cacheopt_noisy_30)           \
+  X(cacheopt_noisy_50)           \
+  X(cacheopt_no_padding)         \
+  X(cacheopt_no_alloc)           \
+  X(cacheopt_no_reuse)           \
+  X(cacheopt_no_topup)           \
+  X(cacheopt_no_reserve)         \
+  X(cacheopt_no_slack)           \
+  X(cacheopt_no_slo_victim)      \
+  X(cacheopt_no_mode_choice)     \
+  X(trtllm_oracle_lengths)       \
+  X(cacheopt_peak)               \
+  X(oracle_peak)                 \
+  X(sarathi_2048)                \
+  X(accelgen)                    \
+  X(accelgen_oracle)             \
+  X(cacheopt_accelgen)           \
+  X(cacheopt_accelgen_oracle)
