@@ -175,7 +175,7 @@ struct RunConfig {
   std::vector<PolicySpec> policies;
   nlohmann::json engine;          // object overlaid on the engine config, or null
   nlohmann::json latency_coeffs;  // object overlaid on the fitted coefficients, or null
-  nlohmann::json sim;             // object {"overlap_swap": bool}, or null
+  nlohmann::json sim;             // object {"overlap_swap": bool, "latency_noise_cv": number, "ground_truth": "model"|"profile"}, or null
 };
 
 namespace detail {
@@ -238,7 +238,17 @@ inline PolicySpec parse_policy_spec(const nlohmann::json& j, const std::string& 
     if (j.contains("latency_coeffs")) rc.latency_coeffs = j.at("latency_coeffs");
     if (j.contains("sim")) {
       rc.sim = j.at("sim");
-      io::check_json_keys(rc.sim, "sim", [](auto&& f) { f("overlap_swap"); });
+      io::check_json_keys(rc.sim, "sim", [](auto&& f) {
+        f("overlap_swap");
+        f("latency_noise_cv");
+        f("ground_truth");
+      });
+      if (rc.sim.contains("latency_noise_cv") && !rc.sim.at("latency_noise_cv").is_number()) {
+        throw io::JsonFieldError("sim.latency_noise_cv", "expected a number, got " + rc.sim.at("latency_noise_cv").dump());
+      }
+      if (rc.sim.contains("ground_truth") && !rc.sim.at("ground_truth").is_string()) {
+        throw io::JsonFieldError("sim.ground_truth", "expected \"model\" or \"profile\", got " + rc.sim.at("ground_truth").dump());
+      }
       if (rc.sim.contains("overlap_swap") && !rc.sim.at("overlap_swap").is_boolean()) {
         throw io::JsonFieldError("sim.overlap_swap", "expected true or false, got " + rc.sim.at("overlap_swap").dump());
       }
