@@ -12,6 +12,7 @@
 namespace kvsched {
 
 class BlockManager;
+struct EngineConfig;
 
 /// Type-erased scheduler. Same contract as Scheduler<Policies> (kvsched/scheduler/scheduler.hpp):
 /// add_request(), then per iteration schedule(now) -> apply plan -> on_step_done(result).
@@ -38,6 +39,8 @@ class AnyScheduler {
   [[nodiscard]] virtual std::vector<Request> take_terminal() = 0;
   [[nodiscard]] virtual const SchedulerStats& stats() const = 0;
   [[nodiscard]] virtual const BlockManager& block_manager() const = 0;
+  /// The engine config it runs under: knobs left at 0 resolved to the preset's defaults.
+  [[nodiscard]] virtual const EngineConfig& engine() const = 0;
 };
 
 }  // namespace kvsched
