@@ -96,3 +96,13 @@ TEST_CASE("vllm_v0 rejects prompts longer than a token budget below max_model_le
   REQUIRE(p.scheduled.size() == 1);
   CHECK(p.scheduled[0].id == 2);
 }
+
+TEST_CASE("presets say whether their engine overlaps CPU work with the forward pass", "[presets][engine]") {
+  const EngineConfig e = engine(0, 0);
+  auto async = [&](const char* name) { return make_scheduler(name, e, LatencyModel{})->engine_defaults().async_scheduling; };
+  CHECK(async("vllm_v1"));  // vLLM 0.32/0.33: async scheduling by default
+  CHECK(async("vllm_v1_first_chunk"));
+  CHECK_FALSE(async("vllm_v0"));
+  CHECK_FALSE(async("sarathi"));
+  CHECK_FALSE(async("sarathi_2048"));
+}

@@ -130,6 +130,7 @@ class FcfsFakeScheduler : public AnyScheduler {
   /// An idle pool of kv_capacity_tokens / 16 blocks: the fake counts tokens, not blocks.
   const BlockManager& block_manager() const override { return bm_; }
   const EngineConfig& engine() const override { return engine_; }
+  EngineDefaults engine_defaults() const override { return {}; }
 
  private:
   std::int32_t kv_used() const {

@@ -16,6 +16,13 @@ struct EngineDefaults {
   std::int32_t max_num_seqs = 256;             // requests in one batch
   std::int32_t max_num_batched_tokens = 2048;  // tokens in one forward
   bool batched_tokens_at_least_max_model_len = false;  // default budget = max(that, max_model_len)
+  /// The engine overlaps its CPU work (scheduling, input preparation, sampling) with the
+  /// forward pass, as vLLM v1's async scheduling (default in 0.32/0.33: `VllmConfig`
+  /// `async_scheduling=None` becomes True, `AsyncScheduler`) and SGLang's overlap scheduler
+  /// do; false for engines whose CPU work sits between forward passes (vLLM v0,
+  /// Sarathi-Serve). A simulator charges CPU overhead in series only where this is false
+  /// (the latency model's CPU-overhead mode: async where true, serial where false).
+  bool async_scheduling = true;
 };
 
 /// Engine-level limits, in the units engines use (vLLM's names where they exist).

@@ -56,7 +56,8 @@ struct baseline_of {
 /// blocks are cached when allocated (`cache_blocks`), freed ones stay cached, LRU eviction;
 /// one device block is the null block. Prompts of max_model_len tokens or more are rejected
 /// (`InputProcessor._validate_prompt_len`; Scheduler::add_request). CPU work overlaps the
-/// forward pass (async scheduling, the default since 0.x): the simulator's CPU-overhead mode.
+/// forward pass (`engine_defaults.async_scheduling`: vLLM's async scheduling, on by default
+/// in 0.32/0.33), which the simulator's CPU-overhead mode reads.
 struct vllm_v1 : baseline_of<true, OnDemandAllocator, VllmV1Reserver> {
   vllm_v1() {
     options.no_admission_after_preemption = true;
@@ -87,6 +88,7 @@ struct vllm_v0 : baseline_of<false> {
     options.prefill_first_exclusive = true;
     options.no_prefill_while_swapped = true;
     engine_defaults.batched_tokens_at_least_max_model_len = true;
+    engine_defaults.async_scheduling = false;  // CPU work between forward passes
   }
 };
 
@@ -104,6 +106,7 @@ struct sarathi : baseline_of<false, PromptAllocator> {
     queue.decodes_first = true;
     options.no_prefill_while_swapped = true;
     engine_defaults.max_num_batched_tokens = 512;
+    engine_defaults.async_scheduling = false;  // vLLM v0's engine loop: CPU work between forward passes
   }
 };
 
