@@ -132,6 +132,8 @@ int run(Options& o) {
   for (const auto& p : prep.policies) {
     const SimResult r = run_policy(prep, p, [&](std::size_t done, std::size_t total) { bar.update(p.name, done, total); });
     runs.push_back(run_to_json(r, reqs, !o.no_wall_time));
+    runs.back()["engine"] = {{"max_num_seqs", r.engine.max_num_seqs},
+                             {"max_num_batched_tokens", r.engine.max_num_batched_tokens}};
     if (!o.requests_csv.empty()) append_requests_csv(csv, r, reqs);
   }
   std::vector<PolicySweep> sweep;

@@ -13,6 +13,7 @@
 // the AccelGen evaluation compares with.
 #define KVSCHED_PRESET_LIST(X)   \
   X(vllm_v1)                     \
+  X(vllm_v1_first_chunk)         \
   X(vllm_v0)                     \
   X(sarathi)                     \
   X(trtllm_guaranteed_no_evict)  \

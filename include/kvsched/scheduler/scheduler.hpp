@@ -47,8 +47,10 @@ template <PolicyBundle P>
 class Scheduler {
  public:
   Scheduler(const EngineConfig& engine, const LatencyModel& latency, P policies = {})
-      : engine_(effective(engine)), latency_(latency), p_(std::move(policies)),
-        blocks_(engine_.block_size, engine_.num_device_blocks, engine_.num_host_blocks, engine_.enable_prefix_caching) {}
+      : engine_(effective(engine, policies)), latency_(latency), p_(std::move(policies)),
+        blocks_(engine_.block_size, engine_.num_device_blocks, engine_.num_host_blocks, engine_.enable_prefix_caching) {
+    if (p_.options.null_block) blocks_.reserve_null_block();
+  }
 
   [[nodiscard]] const EngineConfig& engine() const { return engine_; }
   [[nodiscard]] const BlockManager& block_manager() const { return blocks_; }
@@ -77,6 +79,14 @@ class Scheduler {
       reject(r, "prompt of " + std::to_string(r.spec.prompt_tokens) + " tokens does not fit max_model_len " +
                     std::to_string(engine_.max_model_len) + " with one output token");
       return;
+    }
+    if constexpr (ChunkerPromptLimit<Chunker>) {
+      const std::int32_t limit = p_.chunker.prompt_limit(view());
+      if (r.spec.prompt_tokens > limit) {
+        reject(r, "prompt of " + std::to_string(r.spec.prompt_tokens) + " tokens exceeds the prompt limit of " +
+                      std::to_string(limit) + " tokens (max_num_batched_tokens without chunked prefill)");
+        return;
+      }
     }
     r.spec.max_tokens = std::min(r.spec.max_tokens, engine_.max_model_len - r.spec.prompt_tokens);
     enqueue_waiting(r, /*front=*/false);
@@ -204,10 +214,11 @@ class Scheduler {
   static_assert(ChunkerHooksWellFormed<Chunker>, "chunker: a hook has the wrong signature (policy/concepts.hpp, Chunker*)");
   static_assert(QueueHooksWellFormed<Queue>, "queue: a hook has the wrong signature (policy/concepts.hpp, KeyedWaitingQueue, IncrementalQueue)");
 
-  /// The engine config this scheduler runs under: validated, with prefix caching on only
-  /// where the bundle's engine has it (prefix_caching_of).
-  static EngineConfig effective(const EngineConfig& engine) {
-    EngineConfig e = validated(engine);
+  /// The engine config this scheduler runs under: validated, unset knobs (0) from the
+  /// bundle's EngineDefaults, prefix caching on only where the bundle's engine has it
+  /// (prefix_caching_of).
+  static EngineConfig effective(const EngineConfig& engine, const P& policies) {
+    EngineConfig e = validated(engine).resolved(engine_defaults_of(policies));
     e.enable_prefix_caching = prefix_caching_of<P>(engine);
     return e;
   }
@@ -231,6 +242,7 @@ class Scheduler {
       const std::int32_t n = tokens_for(*r);
       if (n <= 0) continue;
       if (!grow_or_preempt(*r, n)) continue;
+      cache_if_scheduled(*r, n);
       add_scheduled(*r, n);
       if constexpr (ReserverTopUp<Reserver>) p_.reserver.top_up(*r, view(), blocks_);
     }
@@ -322,6 +334,7 @@ class Scheduler {
     if constexpr (AllocatorOnAdmit<Allocator>) p_.allocator.on_admit(w, *grant, est, view());
     if constexpr (ReserverOnAdmit<Reserver>) p_.reserver.on_admit(w);
     w.num_computed_tokens = got;
+    cache_if_scheduled(w, n);
     w.num_cached_prompt_tokens += got;
     stats_.prefix_cache_hit_tokens += got;
     notify_dequeue(w);
@@ -384,6 +397,14 @@ class Scheduler {
     ++v.num_preemptions;
     preempted_this_step_ = true;
     plan_.preempted.push_back({v.id(), mode, context});
+  }
+
+  /// SchedulerOptions::cache_blocks_when_scheduled: registers the blocks that this step's n
+  /// tokens fill in the prefix cache now (vLLM v1 allocate_slots -> cache_blocks).
+  void cache_if_scheduled(Request& r, std::int32_t n) {
+    if (!p_.options.cache_blocks_when_scheduled) return;
+    const std::int32_t bs = blocks_.block_size();
+    if (r.num_computed_tokens / bs != (r.num_computed_tokens + n) / bs) blocks_.commit_computed(r.spec, r.num_computed_tokens + n);
   }
 
   void add_scheduled(Request& r, std::int32_t n) {

@@ -71,8 +71,8 @@ struct SimSetup {
   std::optional<std::int32_t> kv_blocks;
   std::int32_t block_size = 16;
   double swap_space_gib = 4.0;
-  std::int32_t max_num_seqs = 256;
-  std::int32_t max_num_batched_tokens = 2048;
+  std::optional<std::int32_t> max_num_seqs;            // absent: each preset's own engine default
+  std::optional<std::int32_t> max_num_batched_tokens;  // absent: each preset's own default
   std::optional<std::int32_t> max_model_len;
   bool no_prefix_caching = false;
   std::string context_overflow = "clip";  // clip, reject, cut-prompt
@@ -231,8 +231,11 @@ inline EngineConfig engine_config(const SimSetup& o, const ModelSpec& model, con
   e.num_device_blocks = o.kv_blocks ? *o.kv_blocks : kv_pool_blocks(model, gpu, o.gpu_memory_utilization, o.block_size);
   const double block_bytes = static_cast<double>(o.block_size) * static_cast<double>(model.kv_bytes_per_token());
   e.num_host_blocks = static_cast<std::int32_t>(o.swap_space_gib * 1073741824.0 / block_bytes);
-  e.max_num_seqs = o.max_num_seqs;
-  e.max_num_batched_tokens = o.max_num_batched_tokens;
+  // Absent settings stay 0: each preset then applies its own engine default (EngineDefaults).
+  if (o.max_num_seqs && *o.max_num_seqs < 1) throw UsageError("--max-num-seqs must be >= 1");
+  if (o.max_num_batched_tokens && *o.max_num_batched_tokens < 1) throw UsageError("--max-num-batched-tokens must be >= 1");
+  e.max_num_seqs = o.max_num_seqs.value_or(0);
+  e.max_num_batched_tokens = o.max_num_batched_tokens.value_or(0);
   e.max_model_len = max_model_len;
   e.enable_prefix_caching = !o.no_prefix_caching;
   try {
@@ -372,8 +375,10 @@ inline EngineConfig engine_config(const SimSetup& o, const ModelSpec& model, con
   j["engine"] = {{"block_size", e.block_size},
                  {"num_device_blocks", e.num_device_blocks},
                  {"num_host_blocks", e.num_host_blocks},
-                 {"max_num_seqs", e.max_num_seqs},
-                 {"max_num_batched_tokens", e.max_num_batched_tokens},
+                 // null: each preset's own default (the value each run used is in runs[].engine)
+                 {"max_num_seqs", o.max_num_seqs ? nlohmann::json(e.max_num_seqs) : nlohmann::json(nullptr)},
+                 {"max_num_batched_tokens",
+                  o.max_num_batched_tokens ? nlohmann::json(e.max_num_batched_tokens) : nlohmann::json(nullptr)},
                  {"max_model_len", e.max_model_len},
                  {"enable_prefix_caching", e.enable_prefix_caching},
                  {"overlap_swap", o.overlap_swap}};

@@ -75,6 +75,7 @@ struct SimResult {
   double end_time_s = 0.0;          // simulated clock at the end (s)
   double wall_s = 0.0;              // host time the loop took (s); not deterministic
   std::int32_t num_device_blocks = 0;  // KV pool size (blocks)
+  EngineConfig engine{};               // the engine config the scheduler ran with (preset defaults resolved)
   std::vector<KvSample> kv_timeline;   // one sample per iteration (SimOptions::record_kv)
 };
 
@@ -198,6 +199,7 @@ struct SimResult {
   if (opt.progress) opt.progress(total, total);
   res.stats = sched.stats();
   if (opt.record_kv) res.num_device_blocks = sched.block_manager().num_device_blocks();
+  res.engine = sched.engine();
   res.swapped_bytes = (res.stats.swapped_out_blocks + res.stats.swapped_in_blocks) * block_bytes;
   res.end_time_s = now;
   res.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
