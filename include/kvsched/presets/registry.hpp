@@ -12,6 +12,7 @@
 #include "kvsched/presets/accelgen.hpp"
 #include "kvsched/presets/baselines.hpp"
 #include "kvsched/presets/cacheopt.hpp"
+#include "kvsched/presets/kvsched.hpp"
 #include "kvsched/scheduler/scheduler_adapter.hpp"
 
 namespace kvsched {
@@ -75,9 +76,19 @@ inline const std::vector<std::pair<std::string, PresetFactory>>& preset_table() 
       // Sarathi-Serve budget the AccelGen evaluation compares with.
       KVSCHED_PRESET(sarathi_2048),
       KVSCHED_PRESET(accelgen),
+      KVSCHED_PRESET(accelgen_paper),
       KVSCHED_PRESET(accelgen_oracle),
       KVSCHED_PRESET(cacheopt_accelgen),
       KVSCHED_PRESET(cacheopt_accelgen_oracle),
+      // kvsched's flagship (kvsched/presets/kvsched.hpp), under its name and as "kvsched" (the
+      // recommended policy: always the current best), and one ablation per component.
+      KVSCHED_PRESET(slo_fit),
+      {"kvsched", factory<presets::slo_fit>("kvsched")},
+      KVSCHED_PRESET(kvsched_no_slo_chunks),
+      KVSCHED_PRESET(kvsched_no_slack),
+      KVSCHED_PRESET(kvsched_no_fit),
+      KVSCHED_PRESET(kvsched_no_late_last),
+      KVSCHED_PRESET(kvsched_no_swap),
   };
 #undef KVSCHED_PRESET
   return table;

@@ -28,6 +28,10 @@ struct SloSlackQueueConfig {
   bool returning_first = true;       // requests preempted after producing output go before new ones (ours, as vLLM
                                      // and CacheOPT's queue do): under overload every waiting new request is
                                      // overdue, and slack order alone would leave a stalled stream behind them all
+  bool late_last = false;            // new requests past their start deadline (they can no longer meet their
+                                     // TTFT SLO) go after every on-time one (ours; kvsched's flagship)
+  double starvation_s = 60.0;        // with late_last: a request more than this past its deadline goes first
+                                     // again (s), so that none is passed over for ever (ours)
 };
 
 /// Orders requests by remaining slack (start_deadline_s() - now): the most urgent first.
@@ -39,6 +43,13 @@ struct SloSlackQueueConfig {
 /// budget), and tighter ones last (docs/design.md section 3.3.2).
 ///   waiting, by deadline:   A(0.10) B(0.50) C(0.12) D(0.05) E(0.11)     anchor A, rho 1.5
 ///   candidates:             A C E | B | D
+///
+/// With `late_last` (ours), new requests are handed out in three bands, each as above (groups
+/// around its own anchor, by slack): starved ones (deadline < now - starvation_s), on-time ones
+/// (deadline >= now), then late ones (in between), so that a request that can still meet its
+/// TTFT SLO is not made to miss it behind one that cannot; nothing waits more than
+/// starvation_s past its deadline behind an on-time request.
+///   now 10, starvation 5; deadlines A(3) B(8) C(11) D(12)  ->  A | C D | B
 ///
 /// Kept incrementally (an IncrementalQueue): per tier (returning, new), one set per distinct
 /// TBT SLO, sorted by the start deadline, which does not change while a request waits. Enqueue and dequeue cost
@@ -82,21 +93,21 @@ class SloSlackQueue {
   /// Fills `out` with at most config.max_candidates waiting requests in admission order:
   /// returning ones by slack, then new ones: similar-SLO group, looser group, tighter group,
   /// each by slack.
-  void candidates(std::vector<Request*>& out, const SchedulerView&) {
+  void candidates(std::vector<Request*>& out, const SchedulerView& v) {
     out.clear();
     heads_.clear();
     for (auto& [key, b] : tiers_[0]) heads_.push_back({b.entries.begin(), b.entries.end()});
     merge_heads(out);
     const auto& fresh = tiers_[1];
     if (fresh.empty()) return;
-    const double anchor_tbt = anchor_bucket(fresh)->second.tbt_s;
-    for (SloGroup g : {SloGroup::kSimilar, SloGroup::kLooser, SloGroup::kTighter}) {
-      if (out.size() >= config.max_candidates) return;
-      heads_.clear();
-      for (auto& [key, b] : fresh)
-        if (slo_group(b.tbt_s, anchor_tbt, config.similar_ratio) == g) heads_.push_back({b.entries.begin(), b.entries.end()});
-      merge_heads(out);
+    if (!config.late_last) {
+      append_band(out, fresh, -kInf, kInf);
+      return;
     }
+    const double starved = v.now_s - config.starvation_s;
+    append_band(out, fresh, -kInf, starved);
+    append_band(out, fresh, v.now_s, kInf);
+    append_band(out, fresh, starved, v.now_s);
   }
 
   /// Number of waiting requests held.
@@ -164,11 +175,29 @@ class SloSlackQueue {
   static std::int64_t tbt_key(double tbt_s) {
     return std::isinf(tbt_s) ? std::numeric_limits<std::int64_t>::max() : std::llround(tbt_s * 1e6);
   }
-  static Buckets::const_iterator anchor_bucket(const Buckets& buckets) {
-    auto best = buckets.begin();
-    for (auto it = buckets.begin(); it != buckets.end(); ++it)
-      if (*it->second.entries.begin() < *best->second.entries.begin()) best = it;
-    return best;
+  static constexpr double kInf = std::numeric_limits<double>::infinity();
+  /// First entry of `b` with deadline >= t.
+  static std::set<Entry>::const_iterator from(const Bucket& b, double t) {
+    return t == -kInf ? b.entries.begin() : b.entries.lower_bound({t, 0, nullptr});
+  }
+  /// Appends the new requests with deadline in [lo, hi): grouped around the band's anchor (its
+  /// most urgent one) into similar, looser and tighter TBT SLO, each by deadline.
+  void append_band(std::vector<Request*>& out, const Buckets& fresh, double lo, double hi) {
+    const Entry* anchor = nullptr;
+    double anchor_tbt = 0.0;
+    for (const auto& [key, b] : fresh) {
+      const auto it = from(b, lo);
+      if (it != b.entries.end() && it->deadline_s < hi && (!anchor || *it < *anchor)) anchor = &*it, anchor_tbt = b.tbt_s;
+    }
+    if (!anchor) return;
+    for (SloGroup g : {SloGroup::kSimilar, SloGroup::kLooser, SloGroup::kTighter}) {
+      if (out.size() >= config.max_candidates) return;
+      heads_.clear();
+      for (const auto& [key, b] : fresh)
+        if (slo_group(b.tbt_s, anchor_tbt, config.similar_ratio) == g)
+          heads_.push_back({from(b, lo), hi == kInf ? b.entries.end() : from(b, hi)});
+      merge_heads(out);
+    }
   }
   /// Appends the merge (by deadline) of heads_ to out, up to max_candidates.
   void merge_heads(std::vector<Request*>& out) {
