@@ -12,7 +12,7 @@
 #include "kvsched/policy/mode/latency_mode_chooser.hpp"
 #include "kvsched/policy/queue/fcfs_queue.hpp"
 #include "kvsched/policy/queue/slo_slack_queue.hpp"
-#include "kvsched/policy/reserver/watermark_reserver.hpp"
+#include "kvsched/policy/reserver/vllm_v1_reserver.hpp"
 #include "kvsched/policy/victim/last_admitted_victim.hpp"
 
 namespace kvsched::presets {
@@ -27,8 +27,9 @@ namespace kvsched::presets {
 /// 1. SLO-sized token budget and chunks       | AccelGen section 3.1 (SloDynamicChunker)
 /// 2. slack order, similar-SLO groups         | AccelGen section 3.2 (SloSlackQueue)
 /// 3. multi-resource best fit of candidates   | AccelGen section 3.3 (MultiResourceBatch)
-/// 4. blocks on demand, preempt the most      | vLLM v1 (kv_cache_manager.py allocate_slots,
-///    recently admitted, prefix caching       | scheduler.py schedule: running.pop())
+/// 4. blocks on demand, preempt the most      | vLLM v1 0.32 (kv_cache_manager.py allocate_slots,
+///    recently admitted, prefix caching, the  | scheduler.py schedule: running.pop();
+///    full-prompt admission gate              | VllmV1Reserver, null block, cache_blocks)
 /// 5. fit admission: a candidate is skipped   | ours (AccelGen's KV residual without the
 ///    (no head-of-line blocking) when prompt  | subtraction of running requests' growth;
 ///    + expected output does not fit the free | CacheOPT's estimated demand as a check, not
@@ -57,13 +58,16 @@ struct slo_fit_of {
   static constexpr bool prefix_caching = true;
   PaddedEstimator<HistoryEstimator> estimator{HistoryEstimator{}, HoeffdingPadding({.enabled = false})};
   OnDemandAllocator allocator{};
-  WatermarkReserver reserver{0.0};
+  VllmV1Reserver reserver{};  // vLLM v1's full-prompt gate, watermark 0
   LastAdmittedVictim victim{};
   Mode mode{};
   Queue queue{};
   Chunker chunker{};
   MultiResourceBatch batch{};
-  SchedulerOptions options{.no_prefill_while_swapped = true, .no_admission_after_preemption = true};
+  SchedulerOptions options{.no_prefill_while_swapped = true,
+                           .no_admission_after_preemption = true,
+                           .null_block = true,
+                           .cache_blocks_when_scheduled = true};
 
   slo_fit_of() {
     batch.config.subtract_running_growth = false;

@@ -80,6 +80,8 @@ inline const std::vector<std::pair<std::string, PresetFactory>>& preset_table() 
       KVSCHED_PRESET(accelgen_paper),
       KVSCHED_PRESET(accelgen_oracle),
       KVSCHED_PRESET(cacheopt_accelgen),
+      KVSCHED_PRESET(cacheopt_accelgen_padded),
+      KVSCHED_PRESET(cacheopt_accelgen_paper),
       KVSCHED_PRESET(cacheopt_accelgen_oracle),
       // kvsched's flagship (kvsched/presets/kvsched.hpp), under its name and as "kvsched" (the
       // recommended policy: always the current best), and one ablation per component.
