@@ -75,14 +75,14 @@ for gpu, scale in (("a100-40g", 1.0), ("a100-80g", 1.3), ("h100-80g", 2.0)):
 WORKLOADS.append(("mooncake_llama3-8b_a100-80g", "mooncake", "llama3-8b", "a100-80g", 0.5))
 WORKLOADS.append(("conv_llama3-8b_a100-80g", "conv", "llama3-8b", "a100-80g", 4.0))
 
-BASELINES = ["vllm_v1", "vllm_v0", "sarathi", "sglang"]
+BASELINES = ["vllm_v1", "sarathi", "sglang"]
 PAPERS = ["cacheopt", "accelgen", "accelgen_paper", "cacheopt_accelgen", "cacheopt_accelgen_paper"]
-OURS = ["kvsched"]
+OURS = ["kvsched", "kvsched_shortest_first"]
 ABLATIONS = ["kvsched_no_slo_chunks", "kvsched_no_slack", "kvsched_no_fit", "kvsched_no_late_last", "kvsched_no_swap"]
 FOURX = "vllm_v1_4xkv"  # vllm_v1 with 4x the KV blocks (a separate engine config)
 REF = "vllm_v1"
 FLAGSHIP = "kvsched"
-GRID_FACTORS = [0.5, 0.7, 0.85, 1.0, 1.15, 1.3, 1.5, 1.75, 2.0]
+GRID_FACTORS = [0.5, 0.75, 0.9, 1.0, 1.1, 1.2, 1.3, 1.5, 2.0]
 COMMON = ["--max-tokens", "model-len", "--latency-noise", "0.05", "--ground-truth", "profile", "--cpu-overhead", "async",
           "--no-wall-time", "-q"]
 METRICS = ["goodput_rps", "slo_attainment", "ttft_slo_attainment", "tbt_slo_attainment", "tbt_max_p99_s", "ttft_p99_s",
@@ -151,6 +151,7 @@ def main():
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--duration", type=float, default=300.0, help="seconds of arrivals per run")
     ap.add_argument("--quick", action="store_true", help="1 seed, 120 s of arrivals, 5 rates (a smoke run)")
+    ap.add_argument("--factors", default="", help="comma-separated multiples of the knee (default: GRID_FACTORS)")
     ap.add_argument("--out", default=os.path.join(ROOT, "docs"), help="folder of benchmark_results.md")
     a = ap.parse_args()
     if not os.path.exists(a.sim):
@@ -158,6 +159,8 @@ def main():
     factors = GRID_FACTORS
     if a.quick:
         a.seeds, a.duration, factors = 1, 120.0, [0.7, 1.0, 1.3, 1.5, 2.0]
+    if a.factors:
+        factors = [float(x) for x in a.factors.split(",")]
     workloads = WORKLOADS
     if a.workloads:
         names = a.workloads.split(",")

@@ -92,6 +92,11 @@ struct kvsched_no_fit : slo_fit {
   kvsched_no_fit() { batch.config.count_expected_output = false; }
 };
 
+/// Component 6 plus shortest predicted work first among on-time requests (ours).
+struct kvsched_shortest_first : slo_fit {
+  kvsched_shortest_first() { queue.config.shortest_first = true; }
+};
+
 /// Component 6 off: plain slack order (most overdue first).
 struct kvsched_no_late_last : slo_fit {
   kvsched_no_late_last() { queue.config.late_last = false; }

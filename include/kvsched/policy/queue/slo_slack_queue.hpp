@@ -32,6 +32,9 @@ struct SloSlackQueueConfig {
                                      // TTFT SLO) go after every on-time one (ours; kvsched's flagship)
   double starvation_s = 60.0;        // with late_last: a request more than this past its deadline goes first
                                      // again (s), so that none is passed over for ever (ours)
+  bool shortest_first = false;       // with late_last: on-time new requests by predicted work (prompt + the
+                                     // estimator's expected output, at enqueue), least first, instead of by
+                                     // slack (ours; learning-to-rank schedulers' order, bounded by starvation_s)
 };
 
 /// Orders requests by remaining slack (start_deadline_s() - now): the most urgent first.
@@ -74,7 +77,9 @@ class SloSlackQueue {
     auto [it, fresh] = tiers_[tier].try_emplace(key);
     if (fresh) it->second.tbt_s = tbt;
     it->second.entries.insert({deadline, r.id(), &r});
-    where_[r.id()] = {tier, key, deadline};
+    const double work = static_cast<double>(r.spec.prompt_tokens) + v.estimate(r).point;
+    where_[r.id()] = {tier, key, deadline, work};
+    if (tier == 1) by_work_.insert({work, r.id(), &r, deadline});
     ++size_;
   }
 
@@ -86,6 +91,7 @@ class SloSlackQueue {
     auto b = buckets.find(w->second.bucket);
     b->second.entries.erase({w->second.deadline_s, r.id(), nullptr});
     if (b->second.entries.empty()) buckets.erase(b);
+    if (w->second.tier == 1) by_work_.erase({w->second.work, r.id(), nullptr, 0.0});
     where_.erase(w);
     --size_;
   }
@@ -106,7 +112,8 @@ class SloSlackQueue {
     }
     const double starved = v.now_s - config.starvation_s;
     append_band(out, fresh, -kInf, starved);
-    append_band(out, fresh, v.now_s, kInf);
+    if (config.shortest_first) append_on_time_by_work(out, v.now_s);
+    else append_band(out, fresh, v.now_s, kInf);
     append_band(out, fresh, starved, v.now_s);
   }
 
@@ -169,7 +176,25 @@ class SloSlackQueue {
     std::uint8_t tier;      // 0 = returning, 1 = new
     std::int64_t bucket;    // tbt_key
     double deadline_s;
+    double work;            // prompt + expected output at enqueue (tokens)
   };
+  struct WorkEntry {
+    double work;
+    RequestId id;
+    Request* req;
+    double deadline_s;
+    bool operator<(const WorkEntry& o) const { return work != o.work ? work < o.work : id < o.id; }
+  };
+  /// Appends on-time new requests (deadline >= now) by predicted work, least first; scans at
+  /// most 4 x max_candidates entries of the work order, so that a queue of late requests
+  /// costs O(max_candidates) per step.
+  void append_on_time_by_work(std::vector<Request*>& out, double now) {
+    std::size_t scanned = 0;
+    for (auto it = by_work_.begin(); it != by_work_.end() && out.size() < config.max_candidates; ++it) {
+      if (++scanned > 4 * config.max_candidates) break;
+      if (it->deadline_s >= now) out.push_back(it->req);
+    }
+  }
 
   /// Buckets are keyed by TBT SLO in whole microseconds (+inf = no SLO, last).
   static std::int64_t tbt_key(double tbt_s) {
@@ -211,6 +236,7 @@ class SloSlackQueue {
     }
   }
 
+  std::set<WorkEntry> by_work_;                                              // new requests by predicted work
   std::array<Buckets, 2> tiers_;                                             // [0] returning, [1] new
   std::unordered_map<RequestId, Where> where_;                               // id -> its entry
   std::size_t size_ = 0;
