@@ -41,7 +41,7 @@ std::string err(const kvsched::ErrorStats& e) {
 // point within 15%.
 void print_absolute_checks(const std::filesystem::path& data, const kvsched::LatencyModel& m,
                            const kvsched::GpuSpec& gpu) {
-  using kvsched::CsvTable;
+  using kvsched::io::CsvTable;
   struct Pt {
     std::string x;
     double measured, predicted;

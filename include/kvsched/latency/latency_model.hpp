@@ -76,7 +76,7 @@ struct LatencyCoeffs {
   double decode_attn_base_s = 0.0;           // decode attention fixed cost per iteration with decodes
   double prefill_attn_s_per_kv_token = 0.0;  // prefill attention per KV token read (context + chunk)
   CpuOverheadMode cpu_mode = CpuOverheadMode::kSerial;  // how CPU time combines with GPU time
-  std::vector<LinearPoint> linear_table;     // measured linear-op rows, tokens ascending, distinct
+  std::vector<LinearPoint> linear_table{};   // measured linear-op rows, tokens ascending, distinct
 };
 
 /// Forward sizes where a GEMM tile boundary may lie (tokens): cuBLAS/CUTLASS tile the token
