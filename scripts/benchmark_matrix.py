@@ -26,6 +26,7 @@ import argparse
 import concurrent.futures as cf
 import json
 import math
+import resource
 import os
 import subprocess
 import sys
@@ -192,9 +193,11 @@ def main():
             if not is4x:
                 engines[wname] = eng
     wall = time.time() - t0
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_s = ru.ru_utime + ru.ru_stime
     presets_all = presets + [FOURX]
     results = summarise(workloads, grids, runs, presets_all, a.seeds)
-    meta = {"wall_s": wall, "knee_wall_s": t_knee, "jobs": a.jobs, "seeds": a.seeds, "duration_s": a.duration,
+    meta = {"wall_s": wall, "cpu_s": cpu_s, "knee_wall_s": t_knee, "jobs": a.jobs, "seeds": a.seeds, "duration_s": a.duration,
             "grid_factors": factors, "common_flags": COMMON, "presets": presets_all,
             "knees": {k: {"rate_rps": v[0], "low_load_slo_attainment": v[1]} for k, v in knees.items()},
             "engines": engines, "slos": {k: {"ttft_s": v[0], "tbt_s": v[1], "source": v[2]} for k, v in SLOS.items()},
@@ -204,7 +207,7 @@ def main():
         json.dump({"meta": meta, "results": results}, f, indent=1)
     plots = plot(results, workloads, presets_all, os.path.join(a.out, "benchmark"))
     write_markdown(results, meta, workloads, presets_all, plots, os.path.join(a.out, "benchmark_results.md"))
-    print(f"benchmark matrix: {len(runs)} runs in {wall:.0f} s ({a.jobs} jobs); wrote {a.out}/benchmark_results.md")
+    print(f"benchmark matrix: {len(runs)} runs in {wall:.0f} s ({a.jobs} jobs, {cpu_s:.0f} CPU-s); wrote {a.out}/benchmark_results.md")
 
 
 def run_4x(sim, base, w):
@@ -373,7 +376,8 @@ def write_markdown(results, meta, workloads, presets, plots, path):
          f"Every run: `{' '.join(meta['common_flags'])}`, {meta['duration_s']:g} s of arrivals, seeds 0..{meta['seeds'] - 1}; "
          f"rates = vllm_v1's knee x {meta['grid_factors']} (knee: the highest rate at which vllm_v1's both-SLO attainment "
          "is >= 90% of its low-load one, seed 0, doubling then 4 bisections). Figures are means over the seeds. "
-         f"`{FOURX}` = vllm_v1 with 4x the device KV blocks. Wall time {meta['wall_s']:.0f} s with {meta['jobs']} jobs.", "",
+         f"`{FOURX}` = vllm_v1 with 4x the device KV blocks. Wall time {meta['wall_s']:.0f} s with {meta['jobs']} jobs "
+         f"({meta['cpu_s']:.0f} CPU-seconds of kvsched-sim processes).", "",
          "## SLOs (TTFT, TBT applied to every gap) and their source", "", "| workload class | TTFT s | TBT s | source |",
          "| --- | ---: | ---: | --- |"]
     for k, v in meta["slos"].items():

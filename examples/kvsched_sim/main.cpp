@@ -33,6 +33,7 @@
 #include "kvsched/sim/simulator.hpp"
 #include "kvsched/sim/slo_class.hpp"
 #include "kvsched/sim/workload_file.hpp"
+#include "default_run.hpp"
 #include "options.hpp"
 #include "plot.hpp"
 #include "progress_bar.hpp"
@@ -44,13 +45,7 @@ using namespace kvsched;
 using namespace kvsched::sim;
 using sim_cli::Options;
 
-/// Bundled default: the Azure conversation trace replayed 1.5x faster (about 7 requests/s),
-/// its first 10 simulated minutes; with the default model and GPU (llama2-7b on h100-80g) the
-/// KV cache is contended (preemptions happen) and the presets differ, without an overload
-/// that makes every one of them fail.
-constexpr const char* kDefaultTrace = "azure_llm_inference_2023/AzureLLMInferenceTrace_conv.csv";
-constexpr double kDefaultRateScale = 1.5;
-constexpr double kDefaultDurationS = 600.0;
+// Bundled default run: default_run.hpp (the mixed-SLO mix, no client max_tokens).
 
 /// Bad command-line value: exit code 2.
 struct UsageError : std::invalid_argument {
@@ -79,10 +74,12 @@ std::string join(const std::vector<std::string>& v) {
   return s;
 }
 
-/// Policies to run: --policy names checked against the registry, or every preset.
+/// Policies to run: --policy names checked against the registry; "all" = every preset; none =
+/// the engine baselines, the papers' presets and kvsched (default_run.hpp).
 std::vector<std::string> resolve_policies(const Options& o) {
   const auto known = preset_names();
-  if (o.policies.empty()) return known;
+  if (o.policies.empty()) return sim_cli::default_policies();
+  if (o.policies == "all") return known;
   auto names = split_names(o.policies);
   if (names.empty()) throw UsageError("--policy: no policy named; known: " + join(known));
   for (const auto& n : names) {
@@ -96,10 +93,10 @@ std::vector<std::string> resolve_policies(const Options& o) {
 BuildOptions build_options(const Options& o, std::int32_t max_model_len, bool default_run) {
   BuildOptions b;
   b.rate_rps = o.rate;
-  b.rate_scale = o.rate_scale.value_or(default_run && !o.rate ? kDefaultRateScale : 1.0);
+  b.rate_scale = o.rate_scale.value_or(1.0);
   b.duration_s = o.duration;
   b.num_requests = o.num_requests;
-  if (default_run && !o.duration && !o.num_requests) b.duration_s = kDefaultDurationS;
+  if (default_run && o.num_requests && !o.duration) b.duration_s = std::nullopt;
   b.seed = o.seed;
   b.max_model_len = max_model_len;
   if (o.context_overflow == "clip") {
@@ -111,9 +108,10 @@ BuildOptions build_options(const Options& o, std::int32_t max_model_len, bool de
   } else {
     throw UsageError("--context-overflow must be clip, reject or cut-prompt, got '" + o.context_overflow + "'");
   }
-  if (o.max_tokens == "trace") {
+  const std::string max_tokens = o.max_tokens.empty() ? (default_run ? "model-len" : "trace") : o.max_tokens;
+  if (max_tokens == "trace") {
     b.max_tokens_mode = MaxTokensMode::kTrace;
-  } else if (o.max_tokens == "model-len") {
+  } else if (max_tokens == "model-len") {
     b.max_tokens_mode = MaxTokensMode::kModelLen;
   } else {
     std::int64_t cap = 0;
@@ -149,11 +147,8 @@ Workload make_workload(const Options& o, const std::filesystem::path& data_dir, 
     throw UsageError("--slo-class: unknown class '" + o.slo_class + "'; known: " + join(names));
   }
   std::vector<std::filesystem::path> paths;
-  if (default_run) {
-    paths.push_back(data_dir / kDefaultTrace);
-  } else {
-    for (const auto& t : o.traces) paths.emplace_back(t);
-  }
+  if (default_run) return sim_cli::default_workload(data_dir);
+  for (const auto& t : o.traces) paths.emplace_back(t);
   Workload w = workload_from_traces(paths, *format, o.slo_class);
   for (auto& s : w.sources) s.arrival = {*arrival, 1.0, o.cv};
   return w;
@@ -221,7 +216,9 @@ nlohmann::json config_json(const Options& o, const Workload& w, const SimRequest
   j["num_requests_limit"] = b.num_requests ? nlohmann::json(*b.num_requests) : nlohmann::json(nullptr);
   j["seed"] = b.seed;
   j["context_overflow"] = o.context_overflow;
-  j["max_tokens"] = o.max_tokens;
+  j["max_tokens"] = b.max_tokens_mode == MaxTokensMode::kTrace      ? std::string("trace")
+                    : b.max_tokens_mode == MaxTokensMode::kModelLen ? std::string("model-len")
+                                                                    : std::to_string(b.max_tokens_cap);
   nlohmann::json classes = nlohmann::json::array();
   for (std::size_t i = 0; i < reqs.class_names.size(); ++i) {
     classes.push_back({{"name", reqs.class_names[i]}, {"ttft_s", reqs.class_slos[i].ttft_s}, {"tbt_s", reqs.class_slos[i].tbt_s}});
@@ -337,8 +334,10 @@ int run(const Options& o) {
   bar.finish();
 
   fmt::print("\n{}", sim_cli::comparison_table(runs));
+  const std::string best = sim_cli::best_line(runs);
   if (const auto pc = sim_cli::per_class_table(runs); !pc.empty()) fmt::print("\n{}", pc);
   if (!sweep.empty()) fmt::print("\n{}", sim_cli::sweep_table(sweep));
+  if (!best.empty()) fmt::print("\n{}", best);
   std::fflush(stdout);
 
   nlohmann::json out;

@@ -14,7 +14,7 @@ struct Options {
   std::vector<std::string> traces;          // --trace (repeatable)
   std::string trace_format = "auto";        // --trace-format
   std::string workload;                     // --workload
-  std::string policies;                     // --policy a,b,c (empty = every preset)
+  std::string policies;                     // --policy a,b,c or all (empty = baselines, papers, kvsched)
   std::string model = "llama2-7b";
   std::string gpu = "h100-80g";
   double gpu_memory_utilization = 0.9;
@@ -35,7 +35,7 @@ struct Options {
   std::optional<double> slo_ttft;
   std::optional<double> slo_tbt;
   std::string context_overflow = "clip";
-  std::string max_tokens = "trace";
+  std::string max_tokens;                   // empty = trace, or model-len in the default run
   std::uint64_t seed = 0;
   bool overlap_swap = false;
   std::string cpu_overhead = "async";
@@ -74,8 +74,9 @@ inline void add_options(CLI::App& app, Options& o) {
   app.description(
       "kvsched-sim: replay a request trace through KV-cache scheduling policies on a latency model\n"
       "fitted to measured GPU profiles; prints TTFT, TBT, SLO attainment and goodput side by side.\n"
-      "With no arguments: the bundled Azure conversation trace replayed 1.5x faster, its first 10\n"
-      "simulated minutes, llama2-7b on h100-80g, every policy preset.");
+      "With no arguments: the bundled mixed-SLO mix (Azure conv chat, arXiv summarisation, BWB\n"
+      "translation; an SLO per class) at 4 requests/s for 10 simulated minutes, clients giving no\n"
+      "max_tokens, llama2-7b on h100-80g, through the engine baselines, the papers' presets and kvsched.");
   constexpr bool kShowDefault = true;
   const OptionGroup in{app, "Input"};
   in.add("--trace", o.traces, "Trace file (repeatable): Azure CSV, Vidur/Splitwise CSV, length-only CSV or Mooncake JSONL");
@@ -97,7 +98,8 @@ inline void add_options(CLI::App& app, Options& o) {
   slo.add("--slo-tbt", o.slo_tbt, "TBT target (s) for every gap, every class");
 
   const OptionGroup eng{app, "Model, GPU and engine"};
-  eng.add("--policy", o.policies, "Policy preset(s), comma-separated (default: every preset)");
+  eng.add("--policy", o.policies,
+          "Policy preset(s), comma-separated, or all (default: the engine baselines, the papers' presets and kvsched)");
   eng.add("--model", o.model, "Model preset", kShowDefault);
   eng.add("--gpu", o.gpu, "GPU preset", kShowDefault);
   eng.add("--gpu-memory-utilization", o.gpu_memory_utilization, "Share of GPU memory for weights + KV (vLLM)",
@@ -115,7 +117,8 @@ inline void add_options(CLI::App& app, Options& o) {
           "(as Vidur's trace replay does; clip cuts the output then)",
           kShowDefault);
   eng.add("--max-tokens", o.max_tokens,
-          "Client output cap the scheduler sees: trace (exact), model-len (none), or a number", kShowDefault);
+          "Client output cap the scheduler sees: trace (exact), model-len (none), or a number "
+          "(default: trace, model-len in the default run)");
   eng.flag("--overlap-swap", o.overlap_swap, "Swap transfers overlap the forward pass");
   eng.add("--latency-json", o.latency_json,
           "LatencyCoeffs fields overriding the fitted ones: a JSON file, or inline JSON, e.g. "

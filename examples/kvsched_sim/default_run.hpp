@@ -1,0 +1,73 @@
+// examples/kvsched_sim/default_run.hpp: what kvsched-sim replays with no arguments, the presets
+// it compares by default, and the closing line naming the best one.
+#pragma once
+#include <algorithm>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <fmt/core.h>
+#include <nlohmann/json.hpp>
+
+#include "kvsched/sim/workload.hpp"
+
+namespace kvsched::sim_cli {
+
+/// Total arrival rate of the default run (requests/s) and its arrival window (s): llama2-7b on
+/// h100-80g past vllm_v1's knee on this mix (docs/benchmark_results.md, mixed_h100-80g), where
+/// the presets differ without every one of them failing.
+inline constexpr double kDefaultRateRps = 4.0;
+inline constexpr double kDefaultDurationS = 600.0;
+
+/// The default workload: the mixed-SLO mix of examples/workloads/mixed_slo.toml, built from the
+/// bundled data/: Azure conversation requests at their own (rescaled) arrival times, 60% of the
+/// rate, class chatbot (DistServe: TTFT 0.25 s, TBT 0.10 s); arXiv summarisation, 20%, Poisson,
+/// class summarization (DistServe: TTFT 15 s, TBT 0.15 s); BWB translation, 20%, Poisson, class
+/// translation (ours: TTFT 5 s, TBT 0.2 s). The run gives the scheduler no max_tokens (main.cpp).
+[[nodiscard]] inline sim::Workload default_workload(const std::filesystem::path& data_dir) {
+  sim::Workload w;
+  const auto src = [&](const char* path, double share, const char* cls, sim::TraceFormat fmt) {
+    sim::WorkloadSource s;
+    s.trace = data_dir / path;
+    s.format = fmt;
+    s.share = share;
+    s.slo_class = cls;
+    return s;
+  };
+  w.sources.push_back(src("azure_llm_inference_2023/AzureLLMInferenceTrace_conv.csv", 0.6, "chatbot", sim::TraceFormat::kAuto));
+  w.sources.push_back(src("length_distributions_llama2_tokenizer/arxiv_summarization_stats_llama2_tokenizer_filtered_v2.csv", 0.2,
+                          "summarization", sim::TraceFormat::kLengths));
+  w.sources.push_back(src("length_distributions_llama2_tokenizer/bwb_stats_llama2_tokenizer_filtered_v2.csv", 0.2, "translation",
+                          sim::TraceFormat::kLengths));
+  w.classes["translation"] = Slo{5.0, 0.2};
+  w.rate_rps = kDefaultRateRps;
+  w.duration_s = kDefaultDurationS;
+  return w;
+}
+
+/// Presets compared when --policy is not given: the engine baselines, the papers' presets and
+/// kvsched. `--policy all` runs every registered preset (ablations and variants too).
+[[nodiscard]] inline std::vector<std::string> default_policies() {
+  return {"vllm_v1", "vllm_v0", "sarathi", "sglang", "trtllm_guaranteed_no_evict",
+          "cacheopt", "accelgen", "cacheopt_accelgen", "kvsched"};
+}
+
+/// "best by goodput: P (G req/s, R x vllm_v1's G0)", or nothing when no run has metrics. The
+/// ratio is left out when vllm_v1 did not run or had no goodput.
+[[nodiscard]] inline std::string best_line(const std::vector<nlohmann::json>& runs) {
+  const nlohmann::json* best = nullptr;
+  std::optional<double> ref;
+  for (const auto& r : runs) {
+    const double g = r.at("metrics").at("goodput_rps").get<double>();
+    if (r.at("policy") == "vllm_v1") ref = g;
+    if (!best || g > best->at("metrics").at("goodput_rps").get<double>()) best = &r;
+  }
+  if (!best) return {};
+  const double g = best->at("metrics").at("goodput_rps").get<double>();
+  std::string line = fmt::format("best by goodput: {} ({:.3f} req/s", best->at("policy").get<std::string>(), g);
+  if (ref && *ref > 0.0) line += fmt::format(", {:.2f}x vllm_v1's {:.3f}", g / *ref, *ref);
+  return line + ")\n";
+}
+
+}  // namespace kvsched::sim_cli
