@@ -85,9 +85,10 @@ TEST_CASE("slo_fit: a candidate whose prompt + expected output does not fit is s
   s.add_request(no_slo(1, 16, 64, 0.0));  // 5 blocks at its end (16 + 64 - 1 tokens)
   CHECK(scheduled_ids(s.schedule(0.0)) == std::vector<RequestId>{1});
   s.on_step_done(done_at(0.01));
-  // 2: prompt 32 fits, but with its expected output (cold history: max_tokens 300) it needs 21
-  // blocks of the 23 - 2 left. 3: 32 + 32 tokens = 4 blocks.
-  s.add_request(no_slo(2, 32, 300, 0.01));
+  // 2: prompt 32 fits, but with its expected output (cold history: max_tokens 340) it needs
+  // ceil(371 / 16) = 24 blocks of the at most 22 free (24, less the null block and request 1's).
+  // 3: 32 + 32 tokens = 4 blocks.
+  s.add_request(no_slo(2, 32, 340, 0.01));
   s.add_request(no_slo(3, 32, 32, 0.01));
   const SchedulePlan& p = s.schedule(0.01);
   CHECK(scheduled_ids(p) == std::vector<RequestId>{1, 3});
@@ -99,14 +100,15 @@ TEST_CASE("slo_fit: a candidate whose prompt + expected output does not fit is s
     v.add_request(no_slo(1, 16, 64, 0.0));
     (void)v.schedule(0.0);
     v.on_step_done(done_at(0.01));
-    v.add_request(no_slo(2, 32, 300, 0.01));
+    v.add_request(no_slo(2, 32, 340, 0.01));
     v.add_request(no_slo(3, 32, 32, 0.01));
     CHECK(scheduled_ids(v.schedule(0.01)) == std::vector<RequestId>{1, 2, 3});
   }
 }
 
 TEST_CASE("kvsched is slo_fit under the registry, and reads no oracle output length", "[kvsched][registry]") {
-  const EngineConfig e = kvsched::testing::engine(/*blocks=*/64, /*budget=*/256);
+  EngineConfig e = kvsched::testing::engine(/*blocks=*/64, /*budget=*/256);
+  e.max_model_len = 1024;
   const LatencyModel lm(kvsched::testing::attention_coeffs());
   // The same requests with different true lengths must get the same plans, step after step.
   const auto plans = [&](std::int32_t oracle) {
