@@ -78,8 +78,9 @@ WORKLOADS.append(("conv_llama3-8b_a100-80g", "conv", "llama3-8b", "a100-80g", 4.
 
 BASELINES = ["vllm_v1", "sarathi", "sglang"]
 PAPERS = ["cacheopt", "accelgen", "accelgen_paper", "cacheopt_accelgen", "cacheopt_accelgen_paper"]
-OURS = ["kvsched", "kvsched_shortest_first"]
-ABLATIONS = ["kvsched_no_slo_chunks", "kvsched_no_slack", "kvsched_no_fit", "kvsched_no_late_last", "kvsched_no_swap"]
+OURS = ["kvsched"]
+ABLATIONS = ["kvsched_no_slo_chunks", "kvsched_no_slack", "kvsched_no_fit", "kvsched_no_late_last", "kvsched_no_shortest_first",
+             "kvsched_no_swap"]
 FOURX = "vllm_v1_4xkv"  # vllm_v1 with 4x the KV blocks (a separate engine config)
 REF = "vllm_v1"
 FLAGSHIP = "kvsched"

@@ -92,7 +92,7 @@ inline const std::vector<std::pair<std::string, PresetFactory>>& preset_table() 
       KVSCHED_PRESET(kvsched_no_fit),
       KVSCHED_PRESET(kvsched_no_late_last),
       KVSCHED_PRESET(kvsched_no_swap),
-      KVSCHED_PRESET(kvsched_shortest_first),
+      KVSCHED_PRESET(kvsched_no_shortest_first),
   };
 #undef KVSCHED_PRESET
   return table;
