@@ -256,7 +256,11 @@ TEST_CASE("every preset built directly applies its engine's prefix-caching defau
                              presets::cacheopt_no_topup, presets::cacheopt_no_reserve, presets::cacheopt_no_slack,
                              presets::cacheopt_no_slo_victim, presets::cacheopt_no_mode_choice, presets::trtllm_oracle_lengths,
                              presets::cacheopt_peak, presets::oracle_peak, presets::sarathi_2048, presets::accelgen,
-                             presets::accelgen_oracle, presets::cacheopt_accelgen, presets::cacheopt_accelgen_oracle>(preset_names());
+                             presets::accelgen_paper, presets::accelgen_oracle, presets::cacheopt_accelgen,
+                             presets::cacheopt_accelgen_padded, presets::cacheopt_accelgen_paper,
+                             presets::cacheopt_accelgen_oracle, presets::slo_fit, presets::slo_fit,
+                             presets::kvsched_no_slo_chunks, presets::kvsched_no_slack, presets::kvsched_no_fit,
+                             presets::kvsched_no_late_last, presets::kvsched_no_swap, presets::kvsched_no_shortest_first>(preset_names());
 }
 
 namespace {

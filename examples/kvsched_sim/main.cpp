@@ -49,7 +49,11 @@ using sim_cli::Options;
 /// The policies, engine and latency overrides of --policy, --policy-config and --latency-json.
 void resolve_policy_flags(Options& o) {
   if (!o.policy_names.empty() && !o.policy_config.empty()) throw UsageError("give --policy or --policy-config, not both");
-  if (!o.policy_names.empty()) o.policies = policy_specs_from_names(split_names(o.policy_names));
+  if (o.policy_names == "all") {
+    o.policies = policy_specs_from_names(preset_names());
+  } else if (!o.policy_names.empty()) {
+    o.policies = policy_specs_from_names(split_names(o.policy_names));
+  }
   if (!o.policy_config.empty()) {
     RunConfig rc = read_run_config_file(o.policy_config);
     o.policies = std::move(rc.policies);
@@ -151,8 +155,10 @@ int run(Options& o) {
   bar.finish();
 
   fmt::print("\n{}", sim_cli::comparison_table(runs));
+  const std::string best = sim_cli::best_line(runs);
   if (const auto pc = sim_cli::per_class_table(runs); !pc.empty()) fmt::print("\n{}", pc);
   if (!sweep.empty()) fmt::print("\n{}", sim_cli::sweep_table(sweep));
+  if (!best.empty()) fmt::print("\n{}", best);
   std::fflush(stdout);
 
   nlohmann::json out;

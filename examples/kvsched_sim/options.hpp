@@ -47,8 +47,9 @@ inline void add_options(CLI::App& app, Options& o) {
   app.description(
       "kvsched-sim: replay a request trace through KV-cache scheduling policies on a latency model\n"
       "fitted to measured GPU profiles; prints TTFT, TBT, SLO attainment and goodput side by side.\n"
-      "With no arguments: the bundled Azure conversation trace replayed 1.5x faster, its first 10\n"
-      "simulated minutes, llama2-7b on h100-80g, every policy preset.");
+      "With no arguments: the bundled mixed-SLO mix (Azure conv chat, arXiv summarisation, BWB\n"
+      "translation; an SLO per class) at 4 requests/s for 10 simulated minutes, clients giving no\n"
+      "max_tokens, llama2-7b on h100-80g, through the engine baselines, the papers' presets and kvsched.");
   constexpr bool kShowDefault = true;
   const OptionGroup in{app, "Input"};
   in.add("--trace", o.traces, "Trace file (repeatable): Azure CSV, Vidur/Splitwise CSV, length-only CSV or Mooncake JSONL");
@@ -70,7 +71,7 @@ inline void add_options(CLI::App& app, Options& o) {
   slo.add("--slo-tbt", o.slo_tbt, "TBT target (s) for every gap, every class");
 
   const OptionGroup eng{app, "Model, GPU and engine"};
-  eng.add("--policy", o.policy_names, "Policy preset(s), comma-separated (default: every preset)");
+  eng.add("--policy", o.policy_names, "Policy preset(s), comma-separated, or all (default: the engine baselines, the papers' presets and kvsched)");
   eng.add("--policy-config", o.policy_config,
           "JSON file: {\"preset\", \"overrides\", \"name\"}, a list of them, or a run config (--json's config.rerun)");
   eng.add("--model", o.model, "Model preset", kShowDefault);
@@ -92,7 +93,8 @@ inline void add_options(CLI::App& app, Options& o) {
           "(as Vidur's trace replay does; clip cuts the output then)",
           kShowDefault);
   eng.add("--max-tokens", o.max_tokens,
-          "Client output cap the scheduler sees: trace (exact), model-len (none), or a number", kShowDefault);
+          "Client output cap the scheduler sees: trace (exact), model-len (none), or a number "
+          "(default: trace, model-len in the default run)");
   eng.flag("--overlap-swap", o.overlap_swap, "Swap transfers overlap the forward pass");
   eng.add("--latency-json", o.latency_json,
           "LatencyCoeffs fields overriding the fitted ones: a JSON file, or inline JSON, e.g. "

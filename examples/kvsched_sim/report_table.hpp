@@ -95,4 +95,21 @@ inline std::string pct(const nlohmann::json& v) {
   return out;
 }
 
+/// "best by goodput: P (G req/s, R x vllm_v1's G0)", or nothing when no run has metrics. The
+/// ratio is left out when vllm_v1 did not run or had no goodput.
+[[nodiscard]] inline std::string best_line(const std::vector<nlohmann::json>& runs) {
+  const nlohmann::json* best = nullptr;
+  std::optional<double> ref;
+  for (const auto& r : runs) {
+    const double g = r.at("metrics").at("goodput_rps").get<double>();
+    if (r.at("policy") == "vllm_v1") ref = g;
+    if (!best || g > best->at("metrics").at("goodput_rps").get<double>()) best = &r;
+  }
+  if (!best) return {};
+  const double g = best->at("metrics").at("goodput_rps").get<double>();
+  std::string line = fmt::format("best by goodput: {} ({:.3f} req/s", best->at("policy").get<std::string>(), g);
+  if (ref && *ref > 0.0) line += fmt::format(", {:.2f}x vllm_v1's {:.3f}", g / *ref, *ref);
+  return line + ")\n";
+}
+
 }  // namespace kvsched::sim_cli

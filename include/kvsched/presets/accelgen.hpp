@@ -1,6 +1,7 @@
 // kvsched/presets/accelgen.hpp: AccelGen's policy bundles (docs/design.md section 3.3).
 #pragma once
 #include "kvsched/policy/allocator/embedding_allocator.hpp"
+#include "kvsched/policy/allocator/future_peak_allocator.hpp"
 #include "kvsched/policy/allocator/on_demand_allocator.hpp"
 #include "kvsched/policy/batch/multi_resource_batch.hpp"
 #include "kvsched/policy/chunker/slo_dynamic_chunker.hpp"
@@ -16,6 +17,7 @@
 #include "kvsched/policy/reserver/watermark_reserver.hpp"
 #include "kvsched/policy/victim/last_admitted_victim.hpp"
 #include "kvsched/policy/victim/slo_victim_selector.hpp"
+#include "kvsched/presets/cacheopt.hpp"
 
 namespace kvsched::presets {
 
@@ -42,7 +44,18 @@ struct accelgen_of {
   SchedulerOptions options{.no_admission_after_preemption = true};
 };
 
-struct accelgen : accelgen_of<HistoryEstimator> {};
+/// AccelGen as kvsched ships it (repaired, docs/accelgen.md "Repairs"): the batch selector's
+/// free KV is available() as it is, not minus every running request's expected growth, since
+/// on-demand growth with recompute preemption already handles running requests outgrowing the
+/// pool; subtracting it idled about a fifth of the pool on long-output workloads (BWB).
+struct accelgen : accelgen_of<HistoryEstimator> {
+  accelgen() { batch.config.subtract_running_growth = false; }
+};
+
+/// AccelGen as first reproduced (docs/accelgen.md): the batch selector's free KV is
+/// available() minus the expected growth of every running and swapped request (our reading
+/// of the paper's KV residual; the paper gives no formula).
+struct accelgen_paper : accelgen_of<HistoryEstimator> {};
 
 /// AccelGen's Oracle (docs/design.md section 3.3.4): the same policies with true output lengths
 /// (OracleEstimator: RequestSpec::oracle_output_tokens, set by the simulator) in the KV
@@ -57,11 +70,11 @@ struct accelgen_oracle : accelgen_of<OracleEstimator> {};
 /// KV is available() as it is (the reservations already promise the running requests'
 /// expected growth), and it keeps KV-infeasible candidates, last, for the embedding allocator,
 /// which may fit them in another request's unused reservation. Est = CacheOPT's estimator.
-template <class Est>
+template <class Est, class Alloc = EmbeddingAllocator>
 struct cacheopt_accelgen_of {
   static constexpr bool prefix_caching = true;
   Est estimator{};
-  EmbeddingAllocator allocator{};
+  Alloc allocator{};
   ProactiveReserver reserver{};
   SloVictimSelector victim{};
   LatencyModeChooser mode{};
@@ -77,15 +90,39 @@ struct cacheopt_accelgen_of {
   }
 };
 
-/// cacheopt_accelgen with CacheOPT's default estimator (history, Hoeffding-padded).
-struct cacheopt_accelgen : cacheopt_accelgen_of<PaddedEstimator<HistoryEstimator>> {};
+/// The combination as first reproduced: cacheopt_accelgen_of with CacheOPT's default estimator
+/// (history, Hoeffding-padded as presets::cacheopt). Reserving each request's padded demand
+/// idles the pool (docs/cacheopt.md, docs/accelgen.md "Repairs").
+struct cacheopt_accelgen_paper : cacheopt_accelgen_of<PaddedEstimator<HistoryEstimator>> {
+  cacheopt_accelgen_paper() { estimator.padding = HoeffdingPadding(kCacheoptPadding); }
+};
+
+/// The combination as kvsched ships it (repaired): CacheOPT's estimated demand enters as a
+/// check, not a reservation: FuturePeakAllocator (admit while the future peak of every running
+/// request's predicted use fits the pool minus the global reserve; blocks on demand), no
+/// top-up (nothing is reserved), CacheOPT's SLO victim order and swap-or-recompute, AccelGen's
+/// chunking, slack order and batch selection (free KV not minus running growth). Estimates:
+/// the history estimator's point estimate, unpadded (Pad = true: padded as cacheopt).
+template <bool Pad>
+struct cacheopt_accelgen_peak_of : cacheopt_accelgen_of<PaddedEstimator<HistoryEstimator>, FuturePeakAllocator> {
+  cacheopt_accelgen_peak_of() {
+    estimator.padding = Pad ? HoeffdingPadding(kCacheoptPadding) : HoeffdingPadding({.enabled = false});
+    reserver.config.top_up = false;
+    batch.config.drop_kv_infeasible = true;
+  }
+};
+
+/// cacheopt_accelgen (repaired): unpadded estimates in the future-peak check.
+struct cacheopt_accelgen : cacheopt_accelgen_peak_of<false> {};
+/// cacheopt_accelgen with CacheOPT's padded estimates in the future-peak check.
+struct cacheopt_accelgen_padded : cacheopt_accelgen_peak_of<true> {};
 
 /// cacheopt_accelgen with true output lengths and no padding (as presets::oracle).
 struct cacheopt_accelgen_oracle : cacheopt_accelgen_of<PaddedEstimator<OracleEstimator>> {
   cacheopt_accelgen_oracle() { estimator.padding = HoeffdingPadding({.enabled = false}); }
 };
 
-static_assert(PolicyBundle<accelgen> && PolicyBundle<accelgen_oracle> && PolicyBundle<cacheopt_accelgen> &&
+static_assert(PolicyBundle<accelgen> && PolicyBundle<accelgen_paper> && PolicyBundle<accelgen_oracle> && PolicyBundle<cacheopt_accelgen_paper> && PolicyBundle<cacheopt_accelgen> && PolicyBundle<cacheopt_accelgen_padded> &&
               PolicyBundle<cacheopt_accelgen_oracle>);
 
 }  // namespace kvsched::presets

@@ -124,7 +124,8 @@ PresetConfigRow preset_config_row(std::string name) {
 /// Every preset of preset_list.hpp, in report order.
 inline const std::vector<PresetConfigRow>& preset_config_table() {
 #define KVSCHED_PRESET_CONFIG(x) preset_config_row<presets::x>(#x),
-  static const std::vector<PresetConfigRow> table = {KVSCHED_PRESET_LIST(KVSCHED_PRESET_CONFIG)};
+  static const std::vector<PresetConfigRow> table = {
+      KVSCHED_PRESET_LIST(KVSCHED_PRESET_CONFIG) preset_config_row<presets::slo_fit>(presets::kKvschedAlias)};
 #undef KVSCHED_PRESET_CONFIG
   return table;
 }

@@ -5,12 +5,19 @@
 #include "kvsched/presets/accelgen.hpp"
 #include "kvsched/presets/baselines.hpp"
 #include "kvsched/presets/cacheopt.hpp"
+#include "kvsched/presets/kvsched.hpp"
 
 // Engine baselines; CacheOPT (kvsched/presets/cacheopt.hpp): the history-estimator default,
 // the oracle, noisy predictors of 10/30/50% relative error, one ablation per component,
 // TensorRT-LLM's admission with true lengths, and the future-peak admission (ours); AccelGen
 // and CacheOPT + AccelGen (kvsched/presets/accelgen.hpp), and the larger Sarathi-Serve budget
 // the AccelGen evaluation compares with.
+/// Name under which the current flagship preset is also registered (the project's recommended
+/// policy, so `--policy kvsched` always means the current best).
+namespace kvsched::presets {
+inline constexpr const char* kKvschedAlias = "kvsched";
+}  // namespace kvsched::presets
+
 #define KVSCHED_PRESET_LIST(X)   \
   X(vllm_v1)                     \
   X(vllm_v1_first_chunk)         \
@@ -37,6 +44,16 @@
   X(oracle_peak)                 \
   X(sarathi_2048)                \
   X(accelgen)                    \
+  X(accelgen_paper)              \
   X(accelgen_oracle)             \
   X(cacheopt_accelgen)           \
-  X(cacheopt_accelgen_oracle)
+  X(cacheopt_accelgen_padded)    \
+  X(cacheopt_accelgen_paper)     \
+  X(cacheopt_accelgen_oracle)    \
+  X(slo_fit)                     \
+  X(kvsched_no_slo_chunks)       \
+  X(kvsched_no_slack)            \
+  X(kvsched_no_fit)              \
+  X(kvsched_no_late_last)        \
+  X(kvsched_no_swap)             \
+  X(kvsched_no_shortest_first)

@@ -30,7 +30,9 @@ PresetFactory factory(std::string name) {
 /// row for presets::x under the name "x".
 inline const std::vector<std::pair<std::string, PresetFactory>>& preset_table() {
 #define KVSCHED_PRESET(x) {#x, factory<presets::x>(#x)},
-  static const std::vector<std::pair<std::string, PresetFactory>> table = {KVSCHED_PRESET_LIST(KVSCHED_PRESET)};
+  // "kvsched" is the recommended policy: always the current flagship (presets/kvsched.hpp).
+  static const std::vector<std::pair<std::string, PresetFactory>> table = {
+      KVSCHED_PRESET_LIST(KVSCHED_PRESET){presets::kKvschedAlias, factory<presets::slo_fit>(presets::kKvschedAlias)}};
 #undef KVSCHED_PRESET
   return table;
 }

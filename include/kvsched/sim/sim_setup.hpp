@@ -24,6 +24,7 @@
 #include "kvsched/presets/config_json.hpp"
 #include "kvsched/presets/registry.hpp"
 #include "kvsched/sim/data_dir.hpp"
+#include "kvsched/sim/default_run.hpp"
 #include "kvsched/sim/request_builder.hpp"
 #include "kvsched/sim/simulator.hpp"
 #include "kvsched/sim/slo_class.hpp"
@@ -38,13 +39,6 @@ struct UsageError : std::invalid_argument {
   using std::invalid_argument::invalid_argument;
 };
 
-/// Bundled default trace: the Azure conversation trace replayed 1.5x faster (about 7
-/// requests/s), its first 10 simulated minutes; with llama2-7b on h100-80g the KV cache is
-/// contended (preemptions happen) and the presets differ, without an overload that makes every
-/// one of them fail. Used when neither a trace nor a workload is given.
-inline constexpr const char* kDefaultTrace = "azure_llm_inference_2023/AzureLLMInferenceTrace_conv.csv";
-inline constexpr double kDefaultRateScale = 1.5;
-inline constexpr double kDefaultDurationS = 600.0;
 
 /// Every setting of a run, with kvsched-sim's defaults (docs/simulator.md lists the flags).
 struct SimSetup {
@@ -76,7 +70,7 @@ struct SimSetup {
   std::optional<std::int32_t> max_model_len;
   bool no_prefix_caching = false;
   std::string context_overflow = "clip";  // clip, reject, cut-prompt
-  std::string max_tokens = "trace";       // trace, model-len, or a number
+  std::string max_tokens;                 // trace, model-len, or a number (empty: trace, model-len in the default run)
   bool overlap_swap = false;
   // clock (docs/latency_model.md)
   std::string cpu_overhead = "async";     // async (vLLM v1), serial (V0 profile), off
@@ -155,10 +149,10 @@ namespace detail {
 inline BuildOptions build_options(const SimSetup& o, std::int32_t max_model_len, bool default_run) {
   BuildOptions b;
   b.rate_rps = o.rate;
-  b.rate_scale = o.rate_scale.value_or(default_run && !o.rate ? kDefaultRateScale : 1.0);
+  b.rate_scale = o.rate_scale.value_or(1.0);
   b.duration_s = o.duration;
   b.num_requests = o.num_requests;
-  if (default_run && !o.duration && !o.num_requests) b.duration_s = kDefaultDurationS;
+  if (default_run && o.num_requests && !o.duration) b.duration_s = std::nullopt;
   b.seed = o.seed;
   b.max_model_len = max_model_len;
   if (o.context_overflow == "clip") {
@@ -170,14 +164,15 @@ inline BuildOptions build_options(const SimSetup& o, std::int32_t max_model_len,
   } else {
     throw UsageError("--context-overflow must be clip, reject or cut-prompt, got '" + o.context_overflow + "'");
   }
-  if (o.max_tokens == "trace") {
+  const std::string max_tokens = o.max_tokens.empty() ? (default_run ? "model-len" : "trace") : o.max_tokens;
+  if (max_tokens == "trace") {
     b.max_tokens_mode = MaxTokensMode::kTrace;
-  } else if (o.max_tokens == "model-len") {
+  } else if (max_tokens == "model-len") {
     b.max_tokens_mode = MaxTokensMode::kModelLen;
   } else {
     std::int64_t cap = 0;
-    if (!io::parse_integer(o.max_tokens, cap) || cap < 1 || cap > 0x7fffffff) {
-      throw UsageError("--max-tokens must be trace, model-len or a positive number, got '" + o.max_tokens + "'");
+    if (!io::parse_integer(max_tokens, cap) || cap < 1 || cap > 0x7fffffff) {
+      throw UsageError("--max-tokens must be trace, model-len or a positive number, got '" + max_tokens + "'");
     }
     b.max_tokens_mode = MaxTokensMode::kCap;
     b.max_tokens_cap = static_cast<std::int32_t>(cap);
@@ -209,12 +204,9 @@ inline Workload make_workload(const SimSetup& o, const std::filesystem::path& da
     for (const auto& c : default_slo_classes()) names.push_back(c.name);
     throw UsageError("--slo-class: unknown class '" + o.slo_class + "'; known: " + join_names(names));
   }
+  if (default_run) return default_workload(data_dir);
   std::vector<std::filesystem::path> paths;
-  if (default_run) {
-    paths.push_back(data_dir / kDefaultTrace);
-  } else {
-    for (const auto& t : o.traces) paths.emplace_back(t);
-  }
+  for (const auto& t : o.traces) paths.emplace_back(t);
   Workload w = workload_from_traces(paths, *format, o.slo_class);
   for (auto& s : w.sources) s.arrival = {*arrival, 1.0, o.cv};
   return w;
@@ -258,7 +250,7 @@ inline EngineConfig engine_config(const SimSetup& o, const ModelSpec& model, con
   PreparedSim p;
   p.data_dir = resolve_data_dir(o.data_dir.empty() ? std::nullopt : std::optional<std::filesystem::path>(o.data_dir));
   if (o.policies.empty()) {
-    p.policies = policy_specs_from_names(preset_names());
+    p.policies = policy_specs_from_names(default_policies());
   } else {
     p.policies = o.policies;
   }
@@ -392,7 +384,9 @@ inline EngineConfig engine_config(const SimSetup& o, const ModelSpec& model, con
   j["clock"] = {{"ground_truth", o.ground_truth}, {"latency_noise_cv", o.latency_noise},
                 {"cpu_overhead", o.cpu_overhead},
                 {"slo_margin", o.slo_margin ? nlohmann::json(*o.slo_margin) : nlohmann::json(nullptr)}};
-  j["max_tokens"] = o.max_tokens;
+  j["max_tokens"] = b.max_tokens_mode == MaxTokensMode::kTrace      ? std::string("trace")
+                    : b.max_tokens_mode == MaxTokensMode::kModelLen ? std::string("model-len")
+                                                                    : std::to_string(b.max_tokens_cap);
   nlohmann::json classes = nlohmann::json::array();
   for (std::size_t i = 0; i < reqs.class_names.size(); ++i) {
     classes.push_back({{"name", reqs.class_names[i]}, {"ttft_s", reqs.class_slos[i].ttft_s}, {"tbt_s", reqs.class_slos[i].tbt_s}});

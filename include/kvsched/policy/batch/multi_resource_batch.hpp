@@ -21,6 +21,8 @@ struct MultiResourceBatchConfig {
   bool subtract_running_growth = true;       // free KV = available() minus the expected growth of running and swapped requests (ours)
   bool drop_kv_infeasible = true;            // leave out candidates whose KV demand exceeds the free KV (else: put them last)
   bool protect_overdue_anchor = false;       // an overdue anchor that does not fit the KV blocks other admissions (ours)
+  bool count_expected_output = true;         // k counts prompt + expected output; false: the current sequence only
+                                             // (vLLM v1's full-prompt gate; kvsched_no_fit's ablation)
 };
 
 /// One admission candidate as the selector weighs it.
@@ -78,6 +80,7 @@ class MultiResourceBatch {
   }
   /// Demand of a waiting candidate. The last output token is sampled, never stored.
   [[nodiscard]] ResourceDemand demand(const Request& r, const SchedulerView& v) const {
+    if (!config.count_expected_output) return {r.num_uncomputed(), blocks_for_tokens(r.num_tokens(), v.blocks->block_size())};
     const std::int64_t final_tokens =
         std::max<std::int64_t>(r.num_tokens(), static_cast<std::int64_t>(r.spec.prompt_tokens) + expected_output(r, v) - 1);
     return {r.num_uncomputed(), blocks_for_tokens(final_tokens, v.blocks->block_size())};

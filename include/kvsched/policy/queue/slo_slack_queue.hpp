@@ -28,6 +28,13 @@ struct SloSlackQueueConfig {
   bool returning_first = true;       // requests preempted after producing output go before new ones (ours, as vLLM
                                      // and CacheOPT's queue do): under overload every waiting new request is
                                      // overdue, and slack order alone would leave a stalled stream behind them all
+  bool late_last = false;            // new requests past their start deadline (they can no longer meet their
+                                     // TTFT SLO) go after every on-time one (ours; kvsched's flagship)
+  double starvation_s = 60.0;        // with late_last: a request more than this past its deadline goes first
+                                     // again (s), so that none is passed over for ever (ours)
+  bool shortest_first = false;       // with late_last: on-time new requests by predicted work (prompt + the
+                                     // estimator's expected output, at enqueue), least first, instead of by
+                                     // slack (ours; learning-to-rank schedulers' order, bounded by starvation_s)
 };
 
 /// Orders requests by remaining slack (start_deadline_s() - now): the most urgent first.
@@ -39,6 +46,13 @@ struct SloSlackQueueConfig {
 /// budget), and tighter ones last (docs/design.md section 3.3.2).
 ///   waiting, by deadline:   A(0.10) B(0.50) C(0.12) D(0.05) E(0.11)     anchor A, rho 1.5
 ///   candidates:             A C E | B | D
+///
+/// With `late_last` (ours), new requests are handed out in three bands, each as above (groups
+/// around its own anchor, by slack): starved ones (deadline < now - starvation_s), on-time ones
+/// (deadline >= now), then late ones (in between), so that a request that can still meet its
+/// TTFT SLO is not made to miss it behind one that cannot; nothing waits more than
+/// starvation_s past its deadline behind an on-time request.
+///   now 10, starvation 5; deadlines A(3) B(8) C(11) D(12)  ->  A | C D | B
 ///
 /// Kept incrementally (an IncrementalQueue): per tier (returning, new), one set per distinct
 /// TBT SLO, sorted by the start deadline, which does not change while a request waits. Enqueue and dequeue cost
@@ -63,7 +77,9 @@ class SloSlackQueue {
     auto [it, fresh] = tiers_[tier].try_emplace(key);
     if (fresh) it->second.tbt_s = tbt;
     it->second.entries.insert({deadline, r.id(), &r});
-    where_[r.id()] = {tier, key, deadline};
+    const double work = static_cast<double>(r.spec.prompt_tokens) + v.estimate(r).point;
+    where_[r.id()] = {tier, key, deadline, work};
+    if (tier == 1) by_work_.insert({work, r.id(), &r, deadline});
     ++size_;
   }
 
@@ -75,6 +91,7 @@ class SloSlackQueue {
     auto b = buckets.find(w->second.bucket);
     b->second.entries.erase({w->second.deadline_s, r.id(), nullptr});
     if (b->second.entries.empty()) buckets.erase(b);
+    if (w->second.tier == 1) by_work_.erase({w->second.work, r.id(), nullptr, 0.0});
     where_.erase(w);
     --size_;
   }
@@ -82,21 +99,22 @@ class SloSlackQueue {
   /// Fills `out` with at most config.max_candidates waiting requests in admission order:
   /// returning ones by slack, then new ones: similar-SLO group, looser group, tighter group,
   /// each by slack.
-  void candidates(std::vector<Request*>& out, const SchedulerView&) {
+  void candidates(std::vector<Request*>& out, const SchedulerView& v) {
     out.clear();
     heads_.clear();
     for (auto& [key, b] : tiers_[0]) heads_.push_back({b.entries.begin(), b.entries.end()});
     merge_heads(out);
     const auto& fresh = tiers_[1];
     if (fresh.empty()) return;
-    const double anchor_tbt = anchor_bucket(fresh)->second.tbt_s;
-    for (SloGroup g : {SloGroup::kSimilar, SloGroup::kLooser, SloGroup::kTighter}) {
-      if (out.size() >= config.max_candidates) return;
-      heads_.clear();
-      for (auto& [key, b] : fresh)
-        if (slo_group(b.tbt_s, anchor_tbt, config.similar_ratio) == g) heads_.push_back({b.entries.begin(), b.entries.end()});
-      merge_heads(out);
+    if (!config.late_last) {
+      append_band(out, fresh, -kInf, kInf);
+      return;
     }
+    const double starved = v.now_s - config.starvation_s;
+    append_band(out, fresh, -kInf, starved);
+    if (config.shortest_first) append_on_time_by_work(out, v.now_s);
+    else append_band(out, fresh, v.now_s, kInf);
+    append_band(out, fresh, starved, v.now_s);
   }
 
   /// Number of waiting requests held.
@@ -158,17 +176,53 @@ class SloSlackQueue {
     std::uint8_t tier;      // 0 = returning, 1 = new
     std::int64_t bucket;    // tbt_key
     double deadline_s;
+    double work;            // prompt + expected output at enqueue (tokens)
   };
+  struct WorkEntry {
+    double work;
+    RequestId id;
+    Request* req;
+    double deadline_s;
+    bool operator<(const WorkEntry& o) const { return work != o.work ? work < o.work : id < o.id; }
+  };
+  /// Appends on-time new requests (deadline >= now) by predicted work, least first; scans at
+  /// most 4 x max_candidates entries of the work order, so that a queue of late requests
+  /// costs O(max_candidates) per step.
+  void append_on_time_by_work(std::vector<Request*>& out, double now) {
+    std::size_t scanned = 0;
+    for (auto it = by_work_.begin(); it != by_work_.end() && out.size() < config.max_candidates; ++it) {
+      if (++scanned > 4 * config.max_candidates) break;
+      if (it->deadline_s >= now) out.push_back(it->req);
+    }
+  }
 
   /// Buckets are keyed by TBT SLO in whole microseconds (+inf = no SLO, last).
   static std::int64_t tbt_key(double tbt_s) {
     return std::isinf(tbt_s) ? std::numeric_limits<std::int64_t>::max() : std::llround(tbt_s * 1e6);
   }
-  static Buckets::const_iterator anchor_bucket(const Buckets& buckets) {
-    auto best = buckets.begin();
-    for (auto it = buckets.begin(); it != buckets.end(); ++it)
-      if (*it->second.entries.begin() < *best->second.entries.begin()) best = it;
-    return best;
+  static constexpr double kInf = std::numeric_limits<double>::infinity();
+  /// First entry of `b` with deadline >= t.
+  static std::set<Entry>::const_iterator from(const Bucket& b, double t) {
+    return t == -kInf ? b.entries.begin() : b.entries.lower_bound({t, 0, nullptr});
+  }
+  /// Appends the new requests with deadline in [lo, hi): grouped around the band's anchor (its
+  /// most urgent one) into similar, looser and tighter TBT SLO, each by deadline.
+  void append_band(std::vector<Request*>& out, const Buckets& fresh, double lo, double hi) {
+    const Entry* anchor = nullptr;
+    double anchor_tbt = 0.0;
+    for (const auto& [key, b] : fresh) {
+      const auto it = from(b, lo);
+      if (it != b.entries.end() && it->deadline_s < hi && (!anchor || *it < *anchor)) anchor = &*it, anchor_tbt = b.tbt_s;
+    }
+    if (!anchor) return;
+    for (SloGroup g : {SloGroup::kSimilar, SloGroup::kLooser, SloGroup::kTighter}) {
+      if (out.size() >= config.max_candidates) return;
+      heads_.clear();
+      for (const auto& [key, b] : fresh)
+        if (slo_group(b.tbt_s, anchor_tbt, config.similar_ratio) == g)
+          heads_.push_back({from(b, lo), hi == kInf ? b.entries.end() : from(b, hi)});
+      merge_heads(out);
+    }
   }
   /// Appends the merge (by deadline) of heads_ to out, up to max_candidates.
   void merge_heads(std::vector<Request*>& out) {
@@ -182,6 +236,7 @@ class SloSlackQueue {
     }
   }
 
+  std::set<WorkEntry> by_work_;                                              // new requests by predicted work
   std::array<Buckets, 2> tiers_;                                             // [0] returning, [1] new
   std::unordered_map<RequestId, Where> where_;                               // id -> its entry
   std::size_t size_ = 0;
