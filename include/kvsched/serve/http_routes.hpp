@@ -235,13 +235,13 @@ inline void add_routes(httplib::Server& server, ServingEngine& engine, RouteOpti
     }
     send_error(res, ApiError(500, "internal error: " + what));
   });
-  server.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+  server.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Handled;
     if (res.status == 404) send_error(res, ApiError(404, "no route " + req.method + " " + req.path));
     else if (res.status == 413) send_error(res, ApiError(413, "request body too large", "", "invalid_request_error"));
     else send_error(res, ApiError(res.status, "HTTP error " + std::to_string(res.status)));
     return httplib::Server::HandlerResponse::Handled;
-  });
+  }));
 }
 
 }  // namespace kvsched::serve
