@@ -13,7 +13,7 @@
 // 429 (queue full), 503 (shutting down), 500 (anything else). A client that disconnects,
 // streaming or not, has its request aborted and its KV blocks freed.
 #pragma once
-#include <httplib.h>
+#include "kvsched/serve/httplib.hpp"
 
 #include <chrono>
 #include <ctime>

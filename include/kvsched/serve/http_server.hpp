@@ -6,9 +6,11 @@
 //   - a watch thread shuts down connections that stay outside a handler for idle_limit
 //     (slowloris: headers sent a byte at a time; serve/connection_watch.hpp);
 //   - the listening socket gets SO_REUSEADDR only: httplib's default also sets SO_REUSEPORT,
-//     which lets a second server bind the same port and share its traffic.
+//     which lets a second server bind the same port and share its traffic;
+//   - its accept backlog is raised from httplib's compiled-in 5 (CPPHTTPLIB_LISTEN_BACKLOG)
+//     to `listen_backlog`, so that a burst of connections is not reset before it is accepted.
 #pragma once
-#include <httplib.h>
+#include "kvsched/serve/httplib.hpp"
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -36,6 +38,7 @@ struct HttpOptions {
   int keep_alive_timeout_s = 2;                      // an idle keep-alive connection is closed after this
   std::chrono::milliseconds idle_limit{10000};       // a connection outside any handler this long is shut down
   std::size_t payload_max_bytes = 8u << 20;          // bigger bodies get 413
+  int listen_backlog = 1024;                         // pending connections the kernel queues (listen(2))
   RouteOptions routes{};
 };
 
@@ -69,6 +72,7 @@ class HttpServer {
     if (port < 0 || port > 65535) throw std::invalid_argument("--port: " + std::to_string(port) + " outside 0..65535");
     const int bound = port == 0 ? server_.bind_to_any_port(host) : (server_.bind_to_port(host, port) ? port : -1);
     if (bound <= 0) throw std::runtime_error("cannot bind " + host + ":" + std::to_string(port) + " (address in use or not local)");
+    ::listen(server_.listen_fd(), opt_.listen_backlog);  // a second listen() only resizes the queue
     port_ = bound;
     watch_.set_port(bound);
     return bound;
@@ -107,9 +111,13 @@ class HttpServer {
   [[nodiscard]] httplib::Server& raw() { return server_; }
 
  private:
+  /// httplib::Server with its listening socket visible.
+  struct Server : httplib::Server {
+    [[nodiscard]] socket_t listen_fd() const { return svr_sock_; }
+  };
   HttpOptions opt_;
   ConnectionWatch watch_;
-  httplib::Server server_;
+  Server server_;
   int port_ = -1;
   std::mutex mu_;
   std::condition_variable cv_;

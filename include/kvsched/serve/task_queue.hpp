@@ -5,7 +5,7 @@
 // beyond that connections wait in order. Install with
 //   server.new_task_queue = [n] { return new GrowingTaskQueue(n); };
 #pragma once
-#include <httplib.h>
+#include "kvsched/serve/httplib.hpp"
 
 #include <condition_variable>
 #include <deque>
