@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Sets up (Debian packages), builds everything and runs every test through ctest.
+# Sets up (Debian packages and the Python venv), builds everything and runs every test through ctest.
 # Extra CMake arguments: KVSCHED_CMAKE_ARGS; build folder: BUILD_DIR (default build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+bash scripts/setup_pyenv.sh  # .venv with openai + pytest for tests/python (ctest server_openai_pytest)
 build=${BUILD_DIR:-build}
 # shellcheck disable=SC2086
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DKVSCHED_BUILD_TESTS=ON -DKVSCHED_BUILD_EXAMPLES=ON \
