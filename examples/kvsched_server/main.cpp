@@ -29,6 +29,7 @@ struct Options {
   std::int32_t kv_blocks = 0, host_blocks = -1, max_num_seqs = 256, max_batched = 2048, max_model_len = 0, max_queue = 1024;
   std::int32_t default_max_tokens = 16, max_threads = 0, block_size = 16;
   std::uint64_t seed = 0;
+  std::string iteration_log;
 };
 
 void add_options(CLI::App& app, Options& o) {
@@ -60,6 +61,8 @@ void add_options(CLI::App& app, Options& o) {
   app.add_option("--shutdown-grace", o.shutdown_grace_s, "on SIGTERM/SIGINT, seconds live requests may finish before they are aborted")
       ->capture_default_str()->check(CLI::Range(0.0, 600.0));
   app.add_option("--data-dir", o.data_dir, "bundled data folder (GPU profiles, for --emulate)");
+  app.add_option("--iteration-log", o.iteration_log,
+                 "write one CSV row per iteration (batch shape, wall time) to FILE, for scripts/fit_cpu_latency.py");
 }
 
 std::atomic<bool> g_done{false};
@@ -109,6 +112,19 @@ int run(const Options& o) {
   const std::string banner = exec->describe();
   kvsched::serve::EngineOptions eo;
   eo.max_queue = o.max_queue;
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> log(nullptr, &std::fclose);
+  if (!o.iteration_log.empty()) {
+    log.reset(std::fopen(o.iteration_log.c_str(), "w"));
+    if (!log) throw std::invalid_argument("--iteration-log: cannot write " + o.iteration_log);
+    std::fprintf(log.get(), "start_s,duration_s,num_prefills,prefill_tokens,prefill_attn_pairs,prefill_sq_tokens,num_decodes,"
+                            "decode_context_tokens,swap_out_blocks,swap_in_blocks,copy_blocks\n");
+    eo.on_iteration = [f = log.get()](const kvsched::serve::IterationRecord& r) {
+      const auto& b = r.shape;
+      std::fprintf(f, "%.6f,%.7f,%d,%lld,%.0f,%.0f,%d,%lld,%d,%d,%d\n", r.start_s, r.duration_s, b.num_prefills,
+                   static_cast<long long>(b.prefill_tokens), b.prefill_attn_pairs, b.prefill_sq_tokens, b.num_decodes,
+                   static_cast<long long>(b.decode_context_tokens), r.swap_out_blocks, r.swap_in_blocks, r.copy_blocks);
+    };
+  }
   kvsched::serve::ServingEngine engine(kvsched::make_scheduler(o.policy, e, latency), std::move(exec), eo);
   kvsched::serve::HttpOptions ho;
   ho.max_threads = static_cast<std::size_t>(o.max_threads > 0 ? o.max_threads : 2 * o.max_num_seqs + 64);

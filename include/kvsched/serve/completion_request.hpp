@@ -38,6 +38,7 @@ struct CompletionRequest {
   std::vector<std::string> stop;            // "stop": up to 4 non-empty strings
   bool stream = false;                      // "stream"
   bool include_usage = false;               // "stream_options": {"include_usage": true}
+  bool continuous_usage = false;            // vLLM's "stream_options": {"continuous_usage_stats": true}: usage in every chunk, a chunk per token
   bool ignore_eos = false;                  // vLLM extension: generate max_tokens tokens
   Slo slo{};                                // kvsched extension "slo": {"ttft_s", "tbt_s"} (s)
 };
@@ -184,6 +185,7 @@ inline std::string message_content(const nlohmann::json& c, const std::string& w
     if (!so->is_object()) throw bad_request("stream_options", "stream_options: expected an object");
     if (!r.stream) throw bad_request("stream_options", "stream_options: only allowed with stream = true");
     r.include_usage = detail::bool_field(*so, "include_usage", "stream_options");
+    r.continuous_usage = detail::bool_field(*so, "continuous_usage_stats", "stream_options");
   }
   r.ignore_eos = detail::bool_field(j, "ignore_eos");
   if (const auto* slo = detail::field(j, "slo")) {

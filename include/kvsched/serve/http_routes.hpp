@@ -139,32 +139,37 @@ inline void serve_completion(const httplib::Request& req, httplib::Response& res
   struct State {
     std::uint64_t seen = 0;
     std::size_t sent = 0;
+    std::int32_t tokens = 0;
     bool started = false;
   };
-  auto chunk = [id, model, created, chat = r.chat](const json& delta_or_text, const json& finish) {
+  auto chunk = [id, model, created, chat = r.chat, continuous = r.continuous_usage, stream = s.stream](
+                   const json& delta_or_text, const json& finish, std::int32_t tokens = 0) {
     json c = {{"index", 0}, {"logprobs", nullptr}, {"finish_reason", finish}};
     if (chat) c["delta"] = delta_or_text;
     else c["text"] = delta_or_text;
-    return "data: " + dump_json({{"id", id}, {"object", chat ? "chat.completion.chunk" : "text_completion"}, {"created", created},
-                                 {"model", model}, {"choices", json::array({c})}}) + "\n\n";
+    json j = {{"id", id}, {"object", chat ? "chat.completion.chunk" : "text_completion"}, {"created", created},
+              {"model", model}, {"choices", json::array({c})}};
+    if (continuous) j["usage"] = usage_json(*stream, tokens);
+    return "data: " + dump_json(j) + "\n\n";
   };
   res.set_chunked_content_provider(
       "text/event-stream",
-      [&engine, s, fd, opt, chunk, busy, id, model, created, chat = r.chat, include_usage = r.include_usage,
+      [&engine, s, fd, opt, chunk, busy, id, model, created, chat = r.chat, include_usage = r.include_usage, continuous = r.continuous_usage,
        st = State{}](std::size_t, httplib::DataSink& sink) mutable {
         std::string out;
         if (!st.started && chat) out += chunk(json{{"role", "assistant"}, {"content", ""}}, nullptr);
         st.started = true;
         const TokenStream::Snapshot snap = s.stream->wait_for(st.seen, opt.poll);
         st.seen = snap.version;
-        if (snap.text.size() > st.sent) {
+        if (snap.text.size() > st.sent || (continuous && snap.completion_tokens > st.tokens)) {
           const std::string delta = snap.text.substr(st.sent);
-          out += chat ? chunk(json{{"content", delta}}, nullptr) : chunk(delta, nullptr);
+          out += chat ? chunk(json{{"content", delta}}, nullptr, snap.completion_tokens) : chunk(delta, nullptr, snap.completion_tokens);
           st.sent = snap.text.size();
+          st.tokens = snap.completion_tokens;
         }
         if (snap.closed) {
           if (snap.finish == FinishReason::kStop || snap.finish == FinishReason::kLength) {
-            out += chunk(chat ? json::object() : json(""), to_string(snap.finish));
+            out += chunk(chat ? json::object() : json(""), to_string(snap.finish), snap.completion_tokens);
             if (include_usage)
               out += "data: " + dump_json({{"id", id}, {"object", chat ? "chat.completion.chunk" : "text_completion"}, {"created", created},
                                            {"model", model}, {"choices", json::array()}, {"usage", usage_json(*s.stream, snap.completion_tokens)}}) +

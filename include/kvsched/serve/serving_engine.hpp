@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <cstdio>
 #include <memory>
 #include <mutex>
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "kvsched/core/block_manager.hpp"
+#include "kvsched/latency/batch_shape.hpp"
 #include "kvsched/scheduler/any_scheduler.hpp"
 #include "kvsched/serve/api_error.hpp"
 #include "kvsched/serve/executor.hpp"
@@ -43,9 +45,19 @@ struct Submitted {
   std::shared_ptr<TokenStream> stream;
 };
 
-/// Engine limits.
+/// One executed iteration, for fitting a latency model to the server's own times.
+struct IterationRecord {
+  double start_s = 0.0;     // engine clock at schedule() (s)
+  double duration_s = 0.0;  // wall time of Executor::execute (s): data movement + forward + sampling
+  BatchShape shape;         // the plan's forward pass, as LatencyModel reads it
+  std::int32_t swap_out_blocks = 0, swap_in_blocks = 0, copy_blocks = 0;
+};
+
+/// Engine limits and hooks.
 struct EngineOptions {
   std::int32_t max_queue = 0;  // waiting requests (not yet admitted) beyond which submit() gives 429; 0 = no bound
+  /// Called on the engine thread after every executed iteration (e.g. to log it); may be empty.
+  std::function<void(const IterationRecord&)> on_iteration;
 };
 
 /// Cumulative counters (for tests and logs).
@@ -228,7 +240,21 @@ class ServingEngine {
     std::string failure;
     if (!plan.empty() || !plan.swap_out.empty() || !plan.swap_in.empty() || !plan.copy.empty()) {
       try {
+        const double x0 = now_s();
         const std::vector<std::int32_t> tokens = exec_->execute(batch);
+        if (opt_.on_iteration) {
+          IterationRecord rec;
+          rec.start_s = t0;
+          rec.duration_s = now_s() - x0;
+          for (const auto& s : plan.scheduled) {
+            if (s.is_prefill) rec.shape.add_prefill(s.num_tokens, s.num_computed_before);
+            else rec.shape.add_decode(s.num_computed_before);
+          }
+          rec.swap_out_blocks = static_cast<std::int32_t>(plan.swap_out.size());
+          rec.swap_in_blocks = static_cast<std::int32_t>(plan.swap_in.size());
+          rec.copy_blocks = static_cast<std::int32_t>(plan.copy.size());
+          opt_.on_iteration(rec);
+        }
         std::size_t k = 0;
         for (const auto& s : batch.seqs)
           if (s.samples_token) {
@@ -278,11 +304,9 @@ class ServingEngine {
       if (s.is_prefill) metrics_.prompt_tokens += s.num_tokens;
     for (auto [id, token] : sampled) {
       Live& l = live_.at(id);
-      const std::size_t n = l.text.publishable(false);
-      if (n > l.published) {
-        l.stream->publish(l.text.text().substr(l.published, n - l.published), l.generated);
-        l.published = n;
-      }
+      const std::size_t n = std::max(l.published, l.text.publishable(false));
+      l.stream->publish(l.text.text().substr(l.published, n - l.published), l.generated);  // every token: counts move too
+      l.published = n;
     }
     for (const Request& r : terminal) {
       auto it = live_.find(r.id());
