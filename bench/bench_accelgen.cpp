@@ -11,6 +11,7 @@
 #include <random>
 #include <vector>
 
+#include "kvsched/latency/plan_timing.hpp"
 #include "kvsched/policy/batch/multi_resource_batch.hpp"
 #include "kvsched/policy/chunker/slo_dynamic_chunker.hpp"
 #include "kvsched/policy/queue/slo_slack_queue.hpp"
@@ -206,15 +207,12 @@ void BM_Iteration(benchmark::State& st) {
     const auto t1 = std::chrono::steady_clock::now();
     // Engine side (not timed): EOS at the true length, the clock.
     result.outputs.clear();
-    BatchShape shape;
     for (const auto& sr : plan.scheduled) {
-      if (sr.is_prefill) shape.add_prefill(sr.num_tokens, sr.num_computed_before);
-      else shape.add_decode(sr.num_computed_before);
       if (!sr.samples_token) continue;
       const Request* r = s.find(sr.id);
       if (r->num_generated + 1 >= *r->spec.oracle_output_tokens) result.outputs.push_back({sr.id, true});
     }
-    now += std::max(1e-4, lm.iteration_s(shape));
+    now += std::max(1e-4, lm.iteration_s(batch_shape_of(plan)));
     result.now_s = now;
     const auto t2 = std::chrono::steady_clock::now();
     s.on_step_done(result);

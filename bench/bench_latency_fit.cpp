@@ -6,8 +6,8 @@
 #include <filesystem>
 #include <string>
 
+#include "kvsched/hardware/hardware.hpp"
 #include "kvsched/latency/profile_fit.hpp"
-#include "kvsched/sim/hardware.hpp"
 
 namespace {
 

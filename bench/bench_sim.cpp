@@ -3,10 +3,10 @@
 // per run: simulate() time, and the metrics pass apart. Figures: bench/README.md.
 #include <benchmark/benchmark.h>
 
+#include "kvsched/hardware/hardware.hpp"
 #include "kvsched/latency/profile_fit.hpp"
 #include "kvsched/presets/registry.hpp"
 #include "kvsched/sim/data_dir.hpp"
-#include "kvsched/sim/hardware.hpp"
 #include "kvsched/sim/metrics.hpp"
 #include "kvsched/sim/request_builder.hpp"
 #include "kvsched/sim/simulator.hpp"

@@ -15,9 +15,10 @@
 #include <string>
 #include <vector>
 
+#include "kvsched/hardware/hardware.hpp"
 #include "kvsched/latency/latency_json.hpp"
+#include "kvsched/latency/prefill_feature_check.hpp"
 #include "kvsched/latency/profile_fit.hpp"
-#include "kvsched/sim/hardware.hpp"
 
 namespace {
 
@@ -98,17 +99,9 @@ void print_preset(const std::filesystem::path& data, const std::string& model_na
 void print_feature_check(const std::filesystem::path& data) {
   const auto p =
       kvsched::read_vidur_attention(data / "vidur_profiling" / "a100_legacy" / "attention_llama2-70b_tp2.csv");
-  const auto pairs = kvsched::detail::fit_rows(
-      p.prefill,
-      [](const kvsched::PrefillAttnSample& s) {
-        return Eigen::RowVector2d(1.0, s.chunk * (s.context + (s.chunk + 1.0) / 2.0));
-      },
-      5);
-  const auto full = kvsched::detail::fit_rows(
-      p.prefill,
-      [](const kvsched::PrefillAttnSample& s) { return kvsched::detail::prefill_features(s.chunk, s.context); }, 5);
+  const auto check = kvsched::prefill_feature_check(p);
   fmt::print("## Prefill attention features\n\n| features | held-out MAPE |\n| --- | --- |\n");
-  fmt::print("| [1, pairs] | {} |\n| [1, c, pairs, c^2] | {} |\n\n", err(pairs.held_out), err(full.held_out));
+  fmt::print("| [1, pairs] | {} |\n| [1, c, pairs, c^2] | {} |\n\n", err(check.pairs_only), err(check.full));
 }
 
 }  // namespace

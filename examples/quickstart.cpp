@@ -33,12 +33,9 @@ int main() {
       const kvsched::SchedulePlan& plan = sched->schedule(now);
       // An engine would apply plan.swap_out, plan.swap_in and plan.copy here, then run the
       // forward pass over plan.scheduled with the block tables from block_manager().
-      kvsched::BatchShape shape;
-      for (const auto& s : plan.scheduled) {
-        if (s.is_prefill) shape.add_prefill(s.num_tokens, s.num_computed_before);
-        else shape.add_decode(s.num_computed_before);
-      }
-      now += plan.empty() ? 0.001 : latency.iteration_s(shape);
+      // The toy model has no KV bytes per token, so swaps take no time here.
+      const std::int64_t block_bytes = std::int64_t{engine.block_size} * latency.kv_bytes_per_token();
+      now += plan.empty() ? 0.001 : kvsched::plan_time_s(plan, latency, block_bytes);
       sched->on_step_done({now, {}});
       finished += static_cast<std::int64_t>(sched->take_terminal().size());
       ++steps;

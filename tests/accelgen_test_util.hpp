@@ -13,6 +13,7 @@
 #include "kvsched/core/request.hpp"
 #include "kvsched/core/schedule_plan.hpp"
 #include "kvsched/latency/latency_model.hpp"
+#include "kvsched/latency/plan_timing.hpp"
 #include "kvsched/scheduler/scheduler.hpp"
 #include "kvsched/scheduler/scheduler_view.hpp"
 
@@ -104,16 +105,6 @@ struct ViewFixture {
   }
 };
 
-/// Shape of a plan's forward pass (as the simulator computes it).
-inline BatchShape shape_of(const SchedulePlan& plan) {
-  BatchShape b;
-  for (const auto& s : plan.scheduled) {
-    if (s.is_prefill) b.add_prefill(s.num_tokens, s.num_computed_before);
-    else b.add_decode(s.num_computed_before);
-  }
-  return b;
-}
-
 /// Result of drive().
 struct DriveResult {
   std::size_t finished = 0;
@@ -150,7 +141,7 @@ DriveResult drive(S& s, const std::vector<RequestSpec>& specs, const LatencyMode
       const Request* r = s.find(sr.id);
       if (r->num_generated + 1 >= r->spec.oracle_output_tokens.value_or(r->spec.max_tokens)) result.outputs.push_back({sr.id, true});
     }
-    now += lm.iteration_s(shape_of(plan));
+    now += lm.iteration_s(batch_shape_of(plan));
     result.now_s = now;
     s.on_step_done(result);
     s.block_manager().check_invariants();

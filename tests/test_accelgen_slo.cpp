@@ -7,6 +7,7 @@
 #include <random>
 
 #include "accelgen_test_util.hpp"
+#include "kvsched/latency/plan_timing.hpp"
 #include "kvsched/presets/accelgen.hpp"
 #include "kvsched/scheduler/scheduler.hpp"
 
@@ -63,7 +64,7 @@ void check_slo_respected(P preset, std::uint64_t seed, std::int32_t blocks) {
       else ++decodes;
     }
     with_prefill += prefills > 0;
-    const double t = lm.iteration_s(kvsched::testing::shape_of(plan));
+    const double t = lm.iteration_s(kvsched::batch_shape_of(plan));
     if (t <= tightest) {
       ++feasible;
       return;

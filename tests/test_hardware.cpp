@@ -1,16 +1,30 @@
-// Model and GPU presets, KV bytes per token and KV pool sizing (kvsched/sim/hardware.hpp).
+// Model and GPU presets, KV bytes per token and KV pool sizing (kvsched/hardware/hardware.hpp).
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <stdexcept>
 #include <string>
 
-#include "kvsched/sim/csv.hpp"
-#include "kvsched/sim/hardware.hpp"
+#include "kvsched/hardware/hardware.hpp"
+#include "kvsched/io/csv_table.hpp"
 #include "source_dir.hpp"
 
 using kvsched::gpu_preset;
 using kvsched::kv_pool_blocks;
 using kvsched::model_preset;
+
+namespace {
+/// what() of the std::invalid_argument that `f` throws; the test fails when it throws none.
+template <class F>
+std::string invalid_argument_of(F&& f) {
+  try {
+    f();
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  }
+  FAIL("no std::invalid_argument");
+  return {};
+}
+}  // namespace
 
 TEST_CASE("KV bytes per token of the model presets") {
   CHECK(model_preset("llama2-7b").kv_bytes_per_token() == 512 * 1024);  // 2 x 32 x 32 x 128 x 2
@@ -32,7 +46,7 @@ TEST_CASE("model presets match the geometry columns of their Vidur mlp profile")
   for (const auto& name : kvsched::model_preset_names()) {
     const auto m = model_preset(name);
     const auto t =
-        kvsched::CsvTable::read(kvsched::test::data_dir() / "vidur_profiling" / "a100" / m.vidur_dir / "mlp.csv");
+        kvsched::io::CsvTable::read(kvsched::test::data_dir() / "vidur_profiling" / "a100" / m.vidur_dir / "mlp.csv");
     INFO(name);
     REQUIRE(t.num_rows() > 0);
     CHECK(t.integer(0, t.column("n_head")) == m.num_q_heads);
@@ -43,24 +57,10 @@ TEST_CASE("model presets match the geometry columns of their Vidur mlp profile")
 }
 
 TEST_CASE("unknown presets throw and list the known names") {
-  try {
-    (void)model_preset("llama-13b");
-    FAIL("no throw");
-  } catch (const std::invalid_argument& e) {
-    const std::string msg = e.what();
-    CHECK(msg.find("llama-13b") != std::string::npos);
-    CHECK(msg.find("llama2-7b") != std::string::npos);
-    CHECK(msg.find("llama3-8b") != std::string::npos);
-  }
-  try {
-    (void)gpu_preset("v100");
-    FAIL("no throw");
-  } catch (const std::invalid_argument& e) {
-    const std::string msg = e.what();
-    CHECK(msg.find("v100") != std::string::npos);
-    CHECK(msg.find("a100-40g") != std::string::npos);
-    CHECK(msg.find("h100-80g") != std::string::npos);
-  }
+  CHECK_THAT(invalid_argument_of([] { (void)model_preset("llama-13b"); }),
+             Catch::Contains("llama-13b") && Catch::Contains("llama2-7b") && Catch::Contains("llama3-8b"));
+  CHECK_THAT(invalid_argument_of([] { (void)gpu_preset("v100"); }),
+             Catch::Contains("v100") && Catch::Contains("a100-40g") && Catch::Contains("h100-80g"));
   for (const auto& n : kvsched::gpu_preset_names()) CHECK(gpu_preset(n).name == n);
   for (const auto& n : kvsched::model_preset_names()) CHECK(model_preset(n).name == n);
 }
@@ -94,15 +94,8 @@ TEST_CASE("KV pool size of Llama-2-7B on A100-80GB is within 0.1% of vLLM's repo
 
 TEST_CASE("an impossible KV pool config throws with the numbers") {
   // Llama-3-8B weights (16.06 GB) do not fit in 40% of an A100-40GB (17.18 GB) with 2 GiB activations.
-  try {
-    (void)kv_pool_blocks(model_preset("llama3-8b"), gpu_preset("a100-40g"), 0.4);
-    FAIL("no throw");
-  } catch (const std::invalid_argument& e) {
-    const std::string msg = e.what();
-    CHECK(msg.find("llama3-8b") != std::string::npos);
-    CHECK(msg.find("a100-40g") != std::string::npos);
-    CHECK(msg.find("no room") != std::string::npos);
-  }
+  CHECK_THAT(invalid_argument_of([] { (void)kv_pool_blocks(model_preset("llama3-8b"), gpu_preset("a100-40g"), 0.4); }),
+             Catch::Contains("llama3-8b") && Catch::Contains("a100-40g") && Catch::Contains("no room"));
   CHECK_THROWS_AS(kv_pool_blocks(model_preset("llama2-7b"), gpu_preset("a100-80g"), 0.0), std::invalid_argument);
   CHECK_THROWS_AS(kv_pool_blocks(model_preset("llama2-7b"), gpu_preset("a100-80g"), 1.5), std::invalid_argument);
   CHECK_THROWS_AS(kv_pool_blocks(model_preset("llama2-7b"), gpu_preset("a100-80g"), 0.9, 0), std::invalid_argument);
@@ -112,7 +105,7 @@ TEST_CASE("an impossible KV pool config throws with the numbers") {
 
 TEST_CASE("GPU host-link numbers are the ones in the bundled PCIe reports") {
   const auto t =
-      kvsched::CsvTable::read(kvsched::test::data_dir() / "pcie_hostdevice_reported" / "host_device_copy_reported.csv");
+      kvsched::io::CsvTable::read(kvsched::test::data_dir() / "pcie_hostdevice_reported" / "host_device_copy_reported.csv");
   const auto url = t.column("source_url"), dir = t.column("direction"), bw = t.column("bandwidth_GBps"),
              lat = t.column("latency_us"), desc = t.column("transfer_desc");
   double a100_h2d = 0, h100_h2d = 0, h100_d2h = 0, copy_latency_us = 0;

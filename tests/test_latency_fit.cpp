@@ -8,9 +8,10 @@
 #include <utility>
 #include <vector>
 
+#include "kvsched/hardware/hardware.hpp"
 #include "kvsched/latency/latency_json.hpp"
+#include "kvsched/latency/prefill_feature_check.hpp"
 #include "kvsched/latency/profile_fit.hpp"
-#include "kvsched/sim/hardware.hpp"
 #include "source_dir.hpp"
 
 using kvsched::BatchShape;
@@ -127,16 +128,8 @@ TEST_CASE("held-out error of the fit stays below bounds measured with margin") {
 TEST_CASE("the prefill c^2 term halves the held-out prefill attention error of pairs alone") {
   const auto p = kvsched::read_vidur_attention(kvsched::test::data_dir() / "vidur_profiling" / "a100_legacy" /
                                                "attention_llama2-70b_tp2.csv");
-  const auto pairs_only = kvsched::detail::fit_rows(
-      p.prefill,
-      [](const kvsched::PrefillAttnSample& s) {
-        return Eigen::RowVector2d(1.0, s.chunk * (s.context + (s.chunk + 1) / 2));
-      },
-      5);
-  const auto full = kvsched::detail::fit_rows(
-      p.prefill,
-      [](const kvsched::PrefillAttnSample& s) { return kvsched::detail::prefill_features(s.chunk, s.context); }, 5);
-  CHECK(full.held_out.mape_pct * 2 < pairs_only.held_out.mape_pct);
+  const auto check = kvsched::prefill_feature_check(p);
+  CHECK(check.full.mape_pct * 2 < check.pairs_only.mape_pct);
 }
 
 TEST_CASE("iteration time: flat below the pivot, growing beyond it and with decode context") {
@@ -226,10 +219,11 @@ TEST_CASE("fit errors name the missing folder and the mismatching profile cell")
   try {
     (void)kvsched::read_vidur_linear_ops(l3_mlp, kvsched::model_preset("llama2-7b"));
     FAIL("no throw");
-  } catch (const kvsched::CsvError& e) {
+  } catch (const kvsched::io::InputError& e) {
     CHECK(e.file() == l3_mlp.string());
     CHECK(e.line() == 2);
-    CHECK(std::string(e.what()).find("(n_kv_head)") != std::string::npos);
+    CHECK(e.field() == "n_kv_head");
+    CHECK(std::string(e.what()).find("field 'n_kv_head'") != std::string::npos);
     CHECK(std::string(e.what()).find("not llama2-7b") != std::string::npos);
   }
 }

@@ -2,6 +2,7 @@
 // EOS from the true output length, swap time, stuck schedulers, determinism.
 #include <catch2/catch.hpp>
 
+#include "kvsched/latency/plan_timing.hpp"
 #include "kvsched/sim/report_json.hpp"
 #include "kvsched/sim/request_builder.hpp"
 #include "kvsched/sim/simulator.hpp"
@@ -15,13 +16,11 @@ using kvsched::test::FcfsFakeScheduler;
 namespace {
 /// iteration = 10 ms + 1 ms per token in the forward pass.
 LatencyModel toy_model() {
-  LatencyCoeffs c;
-  c.cpu_overhead_s = 0.010;
-  c.linear_s_per_token = 0.001;
-  c.swap_latency_s = 0.0005;
-  c.swap_bytes_per_s = 1.0e9;
-  c.kv_bytes_per_token = 1000;
-  return LatencyModel(c);
+  return LatencyModel(LatencyCoeffs{.cpu_overhead_s = 0.010,
+                                    .linear_s_per_token = 0.001,
+                                    .swap_latency_s = 0.0005,
+                                    .swap_bytes_per_s = 1.0e9,
+                                    .kv_bytes_per_token = 1000});
 }
 SimRequests requests(const std::vector<std::tuple<double, int, int>>& rows) {
   SimRequests r;
@@ -130,8 +129,8 @@ TEST_CASE("swap transfers add their time to the iteration, or overlap it") {
   const std::int64_t block_bytes = 16 * 1000;
   const double compute = 0.011;
   const double swap = (0.0005 + 2 * block_bytes / 1.0e9) + (0.0005 + block_bytes / 1.0e9);
-  CHECK(iteration_time_s(plan, lm, block_bytes, false) == Approx(compute + swap));
-  CHECK(iteration_time_s(plan, lm, block_bytes, true) == Approx(std::max(compute, swap)));
+  CHECK(plan_time_s(plan, lm, block_bytes, false) == Approx(compute + swap));
+  CHECK(plan_time_s(plan, lm, block_bytes, true) == Approx(std::max(compute, swap)));
   const BatchShape b = batch_shape_of(plan);
   CHECK(b.num_decodes == 1);
   CHECK(b.decode_context_tokens == 99);

@@ -3,9 +3,9 @@
 // ordered and after arrival, runs are deterministic; KV pressure shows as preemptions.
 #include <catch2/catch.hpp>
 
+#include "kvsched/hardware/hardware.hpp"
 #include "kvsched/latency/profile_fit.hpp"
 #include "kvsched/presets/registry.hpp"
-#include "kvsched/sim/hardware.hpp"
 #include "kvsched/sim/report_json.hpp"
 #include "kvsched/sim/request_builder.hpp"
 #include "kvsched/sim/simulator.hpp"

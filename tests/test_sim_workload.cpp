@@ -7,6 +7,7 @@
 #include "support/sim_test_util.hpp"
 
 using namespace kvsched::sim;
+using kvsched::io::InputError;
 using kvsched::test::TempDir;
 
 namespace {

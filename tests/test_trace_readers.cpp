@@ -1,6 +1,10 @@
 // Trace readers: each format on small inline files and on the bundled traces (row counts
 // from their SOURCE.md), and format detection.
 #include <catch2/catch.hpp>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "kvsched/sim/trace_reader.hpp"
 #include "support/sim_test_util.hpp"
@@ -8,22 +12,41 @@
 using namespace kvsched::sim;
 using kvsched::test::TempDir;
 
-TEST_CASE("azure: timestamps become seconds since the first row; CRLF and no final newline") {
+namespace {
+/// Writes `content` to a temporary file `name` and reads it with `read` (one of the readers).
+template <class Read>
+Trace read_text(const std::string& name, const std::string& content, Read read) {
   TempDir d;
-  const auto p = d.write("a.csv",
-                         "TIMESTAMP,ContextTokens,GeneratedTokens\r\n"
-                         "2023-11-16 18:15:46.6805900,374,44\r\n"
-                         "2023-11-16 18:15:50.9951690,396,109\r\n"
-                         "2023-11-16 18:16:00,7,1");
-  const Trace t = read_azure_trace(p);
+  return read(d.write(name, content));
+}
+using Lengths = std::vector<std::pair<std::int32_t, std::int32_t>>;
+/// (prompt, output) tokens of every request.
+Lengths lengths(const Trace& t) {
+  Lengths out;
+  for (const auto& r : t.requests) out.emplace_back(r.prompt_tokens, r.output_tokens);
+  return out;
+}
+/// arrival_s of every request.
+std::vector<double> arrivals(const Trace& t) {
+  std::vector<double> out;
+  for (const auto& r : t.requests) out.push_back(r.arrival_s);
+  return out;
+}
+}  // namespace
+
+TEST_CASE("azure: timestamps become seconds since the first row; CRLF and no final newline") {
+  const Trace t = read_text("a.csv",
+                            "TIMESTAMP,ContextTokens,GeneratedTokens\r\n"
+                            "2023-11-16 18:15:46.6805900,374,44\r\n"
+                            "2023-11-16 18:15:50.9951690,396,109\r\n"
+                            "2023-11-16 18:16:00,7,1",
+                            read_azure_trace);
   REQUIRE(t.size() == 3);
   CHECK(t.timed);
   CHECK(t.format == TraceFormat::kAzure);
   CHECK(t.requests[0].arrival_s == 0.0);
-  CHECK(t.requests[1].arrival_s == Approx(4.314579).epsilon(1e-12));
-  CHECK(t.requests[2].arrival_s == Approx(13.31941).epsilon(1e-12));
-  CHECK(t.requests[0].prompt_tokens == 374);
-  CHECK(t.requests[1].output_tokens == 109);
+  CHECK_THAT(arrivals(t), Catch::Matchers::Approx(std::vector<double>{0.0, 4.314579, 13.31941}).epsilon(1e-12));
+  CHECK(lengths(t) == Lengths{{374, 44}, {396, 109}, {7, 1}});
   CHECK(t.requests[2].line == 4);
   CHECK(t.mean_rate_rps() == Approx(2.0 / 13.31941));
 }
@@ -44,46 +67,39 @@ TEST_CASE("azure: timestamp parser handles dates, day boundaries and rejects jun
 }
 
 TEST_CASE("vidur: arrived_at relative to the first row, extra columns ignored") {
-  TempDir d;
-  const auto p = d.write("v.csv",
-                         "arrived_at,num_prefill_tokens,num_decode_tokens,extra\n"
-                         "10.0,100,5,x\n"
-                         "\n"
-                         "10.5,200,6,y\n");
-  const Trace t = read_vidur_trace(p);
+  const Trace t = read_text("v.csv",
+                            "arrived_at,num_prefill_tokens,num_decode_tokens,extra\n"
+                            "10.0,100,5,x\n"
+                            "\n"
+                            "10.5,200,6,y\n",
+                            read_vidur_trace);
   REQUIRE(t.size() == 2);
-  CHECK(t.requests[0].arrival_s == 0.0);
-  CHECK(t.requests[1].arrival_s == 0.5);
-  CHECK(t.requests[1].prompt_tokens == 200);
-  CHECK(t.requests[1].output_tokens == 6);
+  CHECK(arrivals(t) == std::vector<double>{0.0, 0.5});
+  CHECK(lengths(t) == Lengths{{100, 5}, {200, 6}});
   CHECK(t.requests[1].line == 4);
 }
 
 TEST_CASE("lengths: no times, columns found by name in any order") {
-  TempDir d;
-  const auto p = d.write("l.csv",
-                         "num_decode_tokens,pd_ratio,num_prefill_tokens\n"
-                         "918,0.08,74\n"
-                         "905,0.32,290.0\n");
-  const Trace t = read_lengths_trace(p);
+  const Trace t = read_text("l.csv",
+                            "num_decode_tokens,pd_ratio,num_prefill_tokens\n"
+                            "918,0.08,74\n"
+                            "905,0.32,290.0\n",
+                            read_lengths_trace);
   REQUIRE(t.size() == 2);
   CHECK_FALSE(t.timed);
   CHECK(t.mean_rate_rps() == 0.0);
-  CHECK(t.requests[0].prompt_tokens == 74);
-  CHECK(t.requests[0].output_tokens == 918);
-  CHECK(t.requests[1].prompt_tokens == 290);
+  CHECK(lengths(t) == Lengths{{74, 918}, {290, 905}});
 }
 
 TEST_CASE("mooncake: JSONL with hash ids, timestamps in ms") {
-  TempDir d;
-  const auto p = d.write("m.jsonl",
-                         "{\"timestamp\": 5, \"input_length\": 1000, \"output_length\": 6, \"hash_ids\": [0, 1]}\n"
-                         "{\"timestamp\": 1505, \"input_length\": 600, \"output_length\": 4, \"hash_ids\": [0, 2]}\n"
-                         "{\"timestamp\": 1505, \"input_length\": 7, \"output_length\": 1}\n");
-  const Trace t = read_mooncake_trace(p);
+  const Trace t =
+      read_text("m.jsonl",
+                "{\"timestamp\": 5, \"input_length\": 1000, \"output_length\": 6, \"hash_ids\": [0, 1]}\n"
+                "{\"timestamp\": 1505, \"input_length\": 600, \"output_length\": 4, \"hash_ids\": [0, 2]}\n"
+                "{\"timestamp\": 1505, \"input_length\": 7, \"output_length\": 1}\n",
+                read_mooncake_trace);
   REQUIRE(t.size() == 3);
-  CHECK(t.requests[1].arrival_s == Approx(1.5));
-  CHECK(t.requests[2].arrival_s == Approx(1.5));
+  CHECK_THAT(arrivals(t), Catch::Matchers::Approx(std::vector<double>{0.0, 1.5, 1.5}));
   CHECK(t.requests[0].content_ids == std::vector<std::uint64_t>{0, 1});
   CHECK(t.requests[1].content_ids == std::vector<std::uint64_t>{0, 2});
   CHECK(t.requests[2].content_ids.empty());

@@ -17,7 +17,7 @@
 #include <kvsched/serve/http_server.hpp>
 #include <kvsched/serve/model_executor.hpp>
 #include <kvsched/sim/data_dir.hpp>
-#include <kvsched/sim/hardware.hpp>
+#include <kvsched/hardware/hardware.hpp>
 #include <thread>
 
 namespace {

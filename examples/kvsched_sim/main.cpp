@@ -16,12 +16,14 @@
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
 
+#include "kvsched/hardware/hardware.hpp"
+#include "kvsched/io/input_error.hpp"
+#include "kvsched/io/number.hpp"
+#include "kvsched/io/text.hpp"
 #include "kvsched/latency/latency_json.hpp"
 #include "kvsched/latency/profile_fit.hpp"
 #include "kvsched/presets/registry.hpp"
 #include "kvsched/sim/data_dir.hpp"
-#include "kvsched/sim/hardware.hpp"
-#include "kvsched/sim/input_error.hpp"
 #include "kvsched/sim/output_file.hpp"
 #include "kvsched/sim/rate_sweep.hpp"
 #include "kvsched/sim/report_json.hpp"
@@ -60,7 +62,7 @@ std::vector<std::string> split_names(const std::string& s) {
   while (pos <= s.size()) {
     auto comma = s.find(',', pos);
     if (comma == std::string::npos) comma = s.size();
-    const auto name = std::string(trim(std::string_view(s).substr(pos, comma - pos)));
+    const auto name = std::string(io::trim(std::string_view(s).substr(pos, comma - pos)));
     if (!name.empty()) out.push_back(name);
     pos = comma + 1;
   }
@@ -112,7 +114,7 @@ BuildOptions build_options(const Options& o, std::int32_t max_model_len, bool de
     b.max_tokens_mode = MaxTokensMode::kModelLen;
   } else {
     std::int64_t cap = 0;
-    if (!parse_integer(o.max_tokens, cap) || cap < 1 || cap > 0x7fffffff) {
+    if (!io::parse_integer(o.max_tokens, cap) || cap < 1 || cap > 0x7fffffff) {
       throw UsageError("--max-tokens must be trace, model-len or a positive number, got '" + o.max_tokens + "'");
     }
     b.max_tokens_mode = MaxTokensMode::kCap;
@@ -294,7 +296,7 @@ int run(const Options& o) {
   }
   std::vector<PolicySweep> sweep;
   if (!sweep_rates_rps.empty()) {
-    const SchedulerFactory factory = [&](const std::string& p) { return make_scheduler(p, engine, lm); };
+    const PolicySchedulerFactory factory = [&](const std::string& p) { return make_scheduler(p, engine, lm); };
     sweep = sweep_rates(w, bopt, sweep_rates_rps, policies, factory, lm, sopt,
                         [&](std::size_t done, std::size_t total) { bar.update("rate sweep", done, total); });
   }
@@ -308,24 +310,7 @@ int run(const Options& o) {
   nlohmann::json out;
   out["config"] = config_json(o, w, reqs, model, gpu, engine, coeffs, bopt, policies);
   out["runs"] = runs;
-  nlohmann::json sj = nlohmann::json::array();
-  for (const auto& s : sweep) {
-    nlohmann::json pts = nlohmann::json::array();
-    for (const auto& p : s.points) {
-      pts.push_back({{"rate_rps", p.rate_rps},
-                     {"num_requests", p.num_requests},
-                     {"ttft_slo_attainment", p.ttft_slo_attainment},
-                     {"tbt_slo_attainment", p.tbt_slo_attainment},
-                     {"slo_attainment", p.slo_attainment},
-                     {"goodput_rps", p.goodput_rps},
-                     {"ttft_p99_s", p.ttft_p99_s},
-                     {"tbt_max_p99_s", p.tbt_max_p99_s}});
-    }
-    sj.push_back({{"policy", s.policy},
-                  {"points", std::move(pts)},
-                  {"max_sustainable_rate_rps", s.max_sustainable_rps ? nlohmann::json(*s.max_sustainable_rps) : nlohmann::json(nullptr)}});
-  }
-  out["sweep"] = std::move(sj);
+  out["sweep"] = sweep_to_json(sweep);
   const std::string json_text = out.dump(1) + "\n";
   if (!o.json.empty()) write_file_atomically(o.json, json_text);
   if (!o.requests_csv.empty()) write_file_atomically(o.requests_csv, csv);
@@ -356,7 +341,7 @@ int main(int argc, char** argv) {
   }
   try {
     return run(o);
-  } catch (const InputError& e) {
+  } catch (const io::InputError& e) {
     fmt::print(stderr, "kvsched-sim: error: {}\n", e.what());
     return 2;
   } catch (const std::invalid_argument& e) {

@@ -48,6 +48,23 @@ struct Options {
   bool quiet = false;
 };
 
+/// Options of one --help group of `app`.
+struct OptionGroup {
+  CLI::App& app;
+  std::string name;
+  /// Option `flag` bound to `var`; with `show_default`, --help prints the default value.
+  template <class T>
+  void add(const std::string& flag, T& var, const std::string& help, bool show_default = false) const {
+    CLI::Option* opt = app.add_option(flag, var, help);
+    if (show_default) opt->capture_default_str();
+    opt->group(name);
+  }
+  /// Boolean flag `flag` bound to `var`.
+  void flag(const std::string& flag, bool& var, const std::string& help) const {
+    app.add_flag(flag, var, help)->group(name);
+  }
+};
+
 /// Declares every flag on `app`, bound to `o`.
 inline void add_options(CLI::App& app, Options& o) {
   app.description(
@@ -55,78 +72,54 @@ inline void add_options(CLI::App& app, Options& o) {
       "fitted to measured GPU profiles; prints TTFT, TBT, SLO attainment and goodput side by side.\n"
       "With no arguments: the bundled Azure conversation trace replayed 1.5x faster, its first 10\n"
       "simulated minutes, llama2-7b on h100-80g, every policy preset.");
-  auto* in = "Input";
-  app.add_option("--trace", o.traces,
-                 "Trace file (repeatable): Azure CSV, Vidur/Splitwise CSV, length-only CSV or Mooncake JSONL")
-      ->group(in);
-  app.add_option("--trace-format", o.trace_format, "Format of every --trace: auto, azure, vidur, lengths, mooncake")
-      ->capture_default_str()
-      ->group(in);
-  app.add_option("--workload", o.workload, "Workload file (JSON, or TOML by extension .toml) mixing sources")->group(in);
-  app.add_option("--rate-scale", o.rate_scale, "Replay arrivals X times faster (default 1)")->group(in);
-  app.add_option("--rate", o.rate,
-                 "Total arrival rate (requests/s): rescales timed traces, drives length-only ones")
-      ->group(in);
-  app.add_option("--arrival", o.arrival, "Arrival process for length-only traces: poisson, gamma")
-      ->capture_default_str()
-      ->group(in);
-  app.add_option("--cv", o.cv, "Coefficient of variation of gamma inter-arrival gaps")->capture_default_str()->group(in);
-  app.add_option("--num-requests", o.num_requests, "Keep the first N requests")->group(in);
-  app.add_option("--duration", o.duration, "Keep requests arriving in the first S seconds (after scaling)")->group(in);
-  app.add_option("--seed", o.seed, "Seed of the arrival processes")->capture_default_str()->group(in);
-  app.add_option("--data-dir", o.data_dir, "Bundled data folder (default: env KVSCHED_DATA_DIR, else the repo's data/)")
-      ->group(in);
+  constexpr bool kShowDefault = true;
+  const OptionGroup in{app, "Input"};
+  in.add("--trace", o.traces, "Trace file (repeatable): Azure CSV, Vidur/Splitwise CSV, length-only CSV or Mooncake JSONL");
+  in.add("--trace-format", o.trace_format, "Format of every --trace: auto, azure, vidur, lengths, mooncake", kShowDefault);
+  in.add("--workload", o.workload, "Workload file (JSON, or TOML by extension .toml) mixing sources");
+  in.add("--rate-scale", o.rate_scale, "Replay arrivals X times faster (default 1)");
+  in.add("--rate", o.rate, "Total arrival rate (requests/s): rescales timed traces, drives length-only ones");
+  in.add("--arrival", o.arrival, "Arrival process for length-only traces: poisson, gamma", kShowDefault);
+  in.add("--cv", o.cv, "Coefficient of variation of gamma inter-arrival gaps", kShowDefault);
+  in.add("--num-requests", o.num_requests, "Keep the first N requests");
+  in.add("--duration", o.duration, "Keep requests arriving in the first S seconds (after scaling)");
+  in.add("--seed", o.seed, "Seed of the arrival processes", kShowDefault);
+  in.add("--data-dir", o.data_dir, "Bundled data folder (default: env KVSCHED_DATA_DIR, else the repo's data/)");
 
-  auto* slo = "SLO";
-  app.add_option("--slo-class", o.slo_class,
-                 "SLO class of --trace inputs: chatbot, code_completion, summarization, best_effort")
-      ->capture_default_str()
-      ->group(slo);
-  app.add_option("--slo-ttft", o.slo_ttft, "TTFT target (s) for every class")->group(slo);
-  app.add_option("--slo-tbt", o.slo_tbt, "TBT target (s) for every gap, every class")->group(slo);
+  const OptionGroup slo{app, "SLO"};
+  slo.add("--slo-class", o.slo_class, "SLO class of --trace inputs: chatbot, code_completion, summarization, best_effort",
+          kShowDefault);
+  slo.add("--slo-ttft", o.slo_ttft, "TTFT target (s) for every class");
+  slo.add("--slo-tbt", o.slo_tbt, "TBT target (s) for every gap, every class");
 
-  auto* eng = "Model, GPU and engine";
-  app.add_option("--policy", o.policies, "Policy preset(s), comma-separated (default: every preset)")->group(eng);
-  app.add_option("--model", o.model, "Model preset")->capture_default_str()->group(eng);
-  app.add_option("--gpu", o.gpu, "GPU preset")->capture_default_str()->group(eng);
-  app.add_option("--gpu-memory-utilization", o.gpu_memory_utilization, "Share of GPU memory for weights + KV (vLLM)")
-      ->capture_default_str()
-      ->group(eng);
-  app.add_option("--kv-blocks", o.kv_blocks, "Device KV pool size in blocks (default: from model, GPU, utilisation)")
-      ->group(eng);
-  app.add_option("--block-size", o.block_size, "Tokens per KV block")->capture_default_str()->group(eng);
-  app.add_option("--swap-space", o.swap_space_gib, "Host swap pool (GiB; vLLM --swap-space)")
-      ->capture_default_str()
-      ->group(eng);
-  app.add_option("--max-num-seqs", o.max_num_seqs, "Requests per batch")->capture_default_str()->group(eng);
-  app.add_option("--max-num-batched-tokens", o.max_num_batched_tokens, "Tokens per forward pass")
-      ->capture_default_str()
-      ->group(eng);
-  app.add_option("--max-model-len", o.max_model_len, "Context limit (tokens; default: the model's)")->group(eng);
-  app.add_flag("--no-prefix-caching", o.no_prefix_caching, "Turn prefix caching off in every preset")->group(eng);
-  app.add_option("--context-overflow", o.context_overflow,
-                 "Prompts beyond the context: clip (keep the output, cut the prompt) or reject")
-      ->capture_default_str()
-      ->group(eng);
-  app.add_option("--max-tokens", o.max_tokens,
-                 "Client output cap the scheduler sees: trace (exact), model-len (none), or a number")
-      ->capture_default_str()
-      ->group(eng);
-  app.add_flag("--overlap-swap", o.overlap_swap, "Swap transfers overlap the forward pass")->group(eng);
-  app.add_option("--latency-json", o.latency_json,
-                 "JSON object of LatencyCoeffs fields overriding the fitted ones (e.g. {\"cpu_overhead_s\": 0.004})")
-      ->group(eng);
+  const OptionGroup eng{app, "Model, GPU and engine"};
+  eng.add("--policy", o.policies, "Policy preset(s), comma-separated (default: every preset)");
+  eng.add("--model", o.model, "Model preset", kShowDefault);
+  eng.add("--gpu", o.gpu, "GPU preset", kShowDefault);
+  eng.add("--gpu-memory-utilization", o.gpu_memory_utilization, "Share of GPU memory for weights + KV (vLLM)",
+          kShowDefault);
+  eng.add("--kv-blocks", o.kv_blocks, "Device KV pool size in blocks (default: from model, GPU, utilisation)");
+  eng.add("--block-size", o.block_size, "Tokens per KV block", kShowDefault);
+  eng.add("--swap-space", o.swap_space_gib, "Host swap pool (GiB; vLLM --swap-space)", kShowDefault);
+  eng.add("--max-num-seqs", o.max_num_seqs, "Requests per batch", kShowDefault);
+  eng.add("--max-num-batched-tokens", o.max_num_batched_tokens, "Tokens per forward pass", kShowDefault);
+  eng.add("--max-model-len", o.max_model_len, "Context limit (tokens; default: the model's)");
+  eng.flag("--no-prefix-caching", o.no_prefix_caching, "Turn prefix caching off in every preset");
+  eng.add("--context-overflow", o.context_overflow,
+          "Prompts beyond the context: clip (keep the output, cut the prompt) or reject", kShowDefault);
+  eng.add("--max-tokens", o.max_tokens,
+          "Client output cap the scheduler sees: trace (exact), model-len (none), or a number", kShowDefault);
+  eng.flag("--overlap-swap", o.overlap_swap, "Swap transfers overlap the forward pass");
+  eng.add("--latency-json", o.latency_json,
+          "JSON object of LatencyCoeffs fields overriding the fitted ones (e.g. {\"cpu_overhead_s\": 0.004})");
 
-  auto* out = "Output";
-  app.add_option("--json", o.json, "Write config, per-policy metrics and sweep as JSON")->group(out);
-  app.add_option("--requests-csv", o.requests_csv, "Write one CSV row per request and policy")->group(out);
-  app.add_option("--sweep-rate", o.sweep_rate,
-                 "A:B:STEP total rates (requests/s): each policy's maximum sustainable rate")
-      ->group(out);
-  app.add_option("--plot", o.plot_dir, "Write PNG plots (TTFT/TBT CDFs, attainment vs rate) to DIR")->group(out);
-  app.add_flag("--no-wall-time", o.no_wall_time, "Write sim_wall_s as null: byte-identical JSON for a seed")
-      ->group(out);
-  app.add_flag("-q,--quiet", o.quiet, "No progress bar")->group(out);
+  const OptionGroup out{app, "Output"};
+  out.add("--json", o.json, "Write config, per-policy metrics and sweep as JSON");
+  out.add("--requests-csv", o.requests_csv, "Write one CSV row per request and policy");
+  out.add("--sweep-rate", o.sweep_rate, "A:B:STEP total rates (requests/s): each policy's maximum sustainable rate");
+  out.add("--plot", o.plot_dir, "Write PNG plots (TTFT/TBT CDFs, attainment vs rate) to DIR");
+  out.flag("--no-wall-time", o.no_wall_time, "Write sim_wall_s as null: byte-identical JSON for a seed");
+  out.flag("-q,--quiet", o.quiet, "No progress bar");
 }
 
 }  // namespace kvsched::sim_cli

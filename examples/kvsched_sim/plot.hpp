@@ -6,16 +6,17 @@
 #include <string>
 #include <vector>
 
+#include "kvsched/sim/data_dir.hpp"
+
 namespace kvsched::sim_cli {
 
 /// The plot script: env KVSCHED_PLOT_SCRIPT, else the source tree's scripts/plot_sim.py
 /// (compile definition KVSCHED_PLOT_SCRIPT).
 [[nodiscard]] inline std::filesystem::path plot_script() {
-  if (const char* env = std::getenv("KVSCHED_PLOT_SCRIPT"); env != nullptr && *env != '\0') return env;
 #ifdef KVSCHED_PLOT_SCRIPT
-  return KVSCHED_PLOT_SCRIPT;
+  return sim::env_path_or("KVSCHED_PLOT_SCRIPT", KVSCHED_PLOT_SCRIPT);
 #else
-  return "scripts/plot_sim.py";
+  return sim::env_path_or("KVSCHED_PLOT_SCRIPT", "scripts/plot_sim.py");
 #endif
 }
 

@@ -5,6 +5,7 @@
 #include "kvsched/core/schedule_plan.hpp"
 #include "kvsched/core/types.hpp"
 #include "kvsched/latency/latency_model.hpp"
+#include "kvsched/latency/plan_timing.hpp"
 #include "kvsched/policy/concepts.hpp"
 #include "kvsched/presets/accelgen.hpp"
 #include "kvsched/presets/baselines.hpp"

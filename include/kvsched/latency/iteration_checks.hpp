@@ -11,9 +11,9 @@
 #include <utility>
 #include <vector>
 
+#include "kvsched/hardware/gpu_spec.hpp"
+#include "kvsched/io/csv_table.hpp"
 #include "kvsched/latency/latency_model.hpp"
-#include "kvsched/sim/csv.hpp"
-#include "kvsched/sim/gpu_spec.hpp"
 
 namespace kvsched {
 
@@ -40,7 +40,7 @@ namespace detail {
   return m.iteration_s(b);
 }
 /// Mean of `col` over the rows where every (column, value) pair matches.
-[[nodiscard]] inline double mean_where(const CsvTable& t, const std::string& col,
+[[nodiscard]] inline double mean_where(const io::CsvTable& t, const std::string& col,
                                        const std::vector<std::pair<std::string, std::string>>& where) {
   const std::size_t c = t.column(col);
   std::vector<std::pair<std::size_t, std::string>> w;
@@ -53,7 +53,7 @@ namespace detail {
       ++n;
     }
   }
-  if (n == 0) throw CsvError(t.source(), 0, 0, t.source() + ": no rows for the comparison of '" + col + "'");
+  if (n == 0) throw t.file_error("no rows for the comparison of '" + col + "'");
   return sum / static_cast<double>(n);
 }
 }  // namespace detail
@@ -69,7 +69,7 @@ namespace detail {
 ///    prompt time growth 1k -> 8k (batch 1); token time growth from batch 1 to 64 (prompt 512,
 ///    128 output tokens: context ~576); token time growth with 8192 vs 128 output tokens
 ///    (batch 1: mean context 4608 vs 576).
-/// Errors: CsvError when a data file is missing or lacks a needed row.
+/// Errors: io::InputError when a data file is missing or lacks a needed row.
 /// `max_model_len` (tokens) only decides whether a prediction is flagged as beyond the model's
 /// context.
 [[nodiscard]] inline std::vector<IterationCheck> whole_iteration_checks(const std::filesystem::path& data_dir,
@@ -81,7 +81,7 @@ namespace detail {
                                                      : "";
   const auto sarathi = data_dir / "sarathi_osdi_measurements";
   {
-    const auto t = CsvTable::read(sarathi / "fig2_prefill_yi34b_tp2_a100.csv");
+    const auto t = io::CsvTable::read(sarathi / "fig2_prefill_yi34b_tp2_a100.csv");
     auto at = [&](const char* n) {
       return detail::mean_where(t, "batch_execution_time", {{"batch_num_prefill_tokens", n}});
     };
@@ -92,7 +92,7 @@ namespace detail {
                    m.prefill_s(8192) / m.prefill_s(1024), beyond_8k});
   }
   {
-    const auto t = CsvTable::read(sarathi / "fig2_decode_yi34b_tp2_a100.csv");
+    const auto t = io::CsvTable::read(sarathi / "fig2_decode_yi34b_tp2_a100.csv");
     auto at = [&](const char* n) {
       return detail::mean_where(t, "batch_execution_time", {{"batch_num_decode_tokens", n}});
     };
@@ -101,14 +101,14 @@ namespace detail {
                    "context not in the CSV: predicted at 1024 tokens"});
   }
   {
-    const auto t = CsvTable::read(sarathi / "table2_results.csv");
+    const auto t = io::CsvTable::read(sarathi / "table2_results.csv");
     const double big = detail::mean_where(t, "linear", {{"batch_num_prefill_tokens", "1021"}});
     const double small = detail::mean_where(t, "linear", {{"batch_num_prefill_tokens", "0"}});
     out.push_back({"linear ops 1024 / 4 tokens", "sarathi table2 (hybrid batches)", big / small,
                    m.linear_s(1024) / m.linear_s(4), ""});
   }
   {
-    const auto t = CsvTable::read(sarathi / "fig9_chunking_overhead.csv");
+    const auto t = io::CsvTable::read(sarathi / "fig9_chunking_overhead.csv");
     for (const char* len : {"2047", "4095"}) {
       const double meas =
           detail::mean_where(t, "prefill_execution_time_relative", {{"prefill_length", len}, {"chunk_size", "512"}});
@@ -119,7 +119,7 @@ namespace detail {
     }
   }
   {
-    const auto t = CsvTable::read(data_dir / "splitwise_sim_perf_model" / "perf_model.csv");
+    const auto t = io::CsvTable::read(data_dir / "splitwise_sim_perf_model" / "perf_model.csv");
     const std::string hw = gpu.vidur_dir == "h100" ? "h100-80gb" : "a100-80gb";
     const std::string src = "splitwise perf_model (Llama2-70B TP2 " + hw + ")";
     auto mean = [&](const char* col, const char* prompt, const char* batch, const char* tokens) {

@@ -10,13 +10,13 @@
 #include <string>
 #include <vector>
 
+#include "kvsched/hardware/gpu_spec.hpp"
+#include "kvsched/hardware/model_spec.hpp"
 #include "kvsched/latency/iteration_checks.hpp"
 #include "kvsched/latency/latency_model.hpp"
 #include "kvsched/latency/least_squares.hpp"
 #include "kvsched/latency/pivot_fit.hpp"
 #include "kvsched/latency/vidur_profiles.hpp"
-#include "kvsched/sim/gpu_spec.hpp"
-#include "kvsched/sim/model_spec.hpp"
 
 namespace kvsched {
 
@@ -159,7 +159,7 @@ template <class Row, class Features>
 /// report.linear.measured = false); otherwise std::runtime_error.
 /// `report`, when given, receives errors, scales, notes and (options.iteration_checks) the
 /// whole-iteration comparisons (iteration_checks.hpp).
-/// Errors: std::runtime_error naming the missing profile file; CsvError (file:line:column) for
+/// Errors: std::runtime_error naming the missing profile file; io::InputError (file, line, column) for
 /// malformed profile rows or a profile whose geometry is not `model`'s.
 [[nodiscard]] inline LatencyCoeffs fit_latency_coeffs(const std::filesystem::path& data_dir, const ModelSpec& model,
                                                       const GpuSpec& gpu, FitReport* report = nullptr,

@@ -11,8 +11,8 @@
 #include <utility>
 #include <vector>
 
-#include "kvsched/sim/csv.hpp"
-#include "kvsched/sim/model_spec.hpp"
+#include "kvsched/hardware/model_spec.hpp"
+#include "kvsched/io/csv_table.hpp"
 
 namespace kvsched {
 
@@ -33,12 +33,12 @@ inline constexpr std::array<std::string_view, 9> kVidurLinearOps = {
 
 /// Reads Vidur's mlp.csv: rows with num_tensor_parallel_workers == 1, in file order; time =
 /// sum over kVidurLinearOps of time_stats.<op>.median x model.num_layers.
-/// Errors: CsvError (file:line:column) for a missing column, a bad number, a non-positive time,
+/// Errors: io::InputError (file, line, column) for a missing column, a bad number, a non-positive time,
 /// or a row whose n_head / n_kv_head / n_embd / n_expanded_embd differ from `model`; and when the
 /// file has no TP-1 rows.
 [[nodiscard]] inline std::vector<LinearOpSample> read_vidur_linear_ops(const std::filesystem::path& file,
                                                                        const ModelSpec& model) {
-  const CsvTable t = CsvTable::read(file);
+  const io::CsvTable t = io::CsvTable::read(file);
   const std::size_t tp = t.column("num_tensor_parallel_workers"), tok = t.column("num_tokens");
   const std::array<std::pair<std::size_t, std::int64_t>, 4> geometry = {
       {{t.column("n_head"), model.num_q_heads},
@@ -62,7 +62,7 @@ inline constexpr std::array<std::string_view, 9> kVidurLinearOps = {
     if (!(ms > 0)) throw t.error(r, cols[0], "non-positive linear-op time");
     out.push_back({t.number(r, tok), ms * 1e-3 * model.num_layers, t.line_of(r)});
   }
-  if (out.empty()) throw CsvError(t.source(), 0, 0, t.source() + ": no rows with num_tensor_parallel_workers == 1");
+  if (out.empty()) throw t.file_error("no rows with num_tensor_parallel_workers == 1");
   return out;
 }
 
@@ -99,9 +99,9 @@ struct AttentionProfile {
 /// Prefill rows use attn_prefill, decode rows attn_decode; reshape and KV-cache-save ops are not
 /// included (Vidur's legacy profile has no KV-save column, and the sampled file's KV-save times
 /// are inconsistent: 0.004 ms for 500 decode tokens, 0.31 ms for 576 prefill tokens).
-/// Errors: CsvError for missing columns, bad numbers, non-positive times, mixed geometry.
+/// Errors: io::InputError for missing columns, bad numbers, non-positive times, mixed geometry.
 [[nodiscard]] inline AttentionProfile read_vidur_attention(const std::filesystem::path& file) {
-  const CsvTable t = CsvTable::read(file);
+  const io::CsvTable t = io::CsvTable::read(file);
   const std::size_t embd = t.column("n_embd"), qh = t.column("n_q_head"), kvh = t.column("n_kv_head"),
                     tp = t.column("num_tensor_parallel_workers"), bs = t.column("batch_size"),
                     chunk = t.column("prefill_chunk_size"), kv = t.column("kv_cache_size"),
@@ -109,7 +109,7 @@ struct AttentionProfile {
                     tdc = t.column("time_stats.attn_decode.median");
   AttentionProfile p;
   p.source = t.source();
-  if (t.num_rows() == 0) throw CsvError(t.source(), 0, 0, t.source() + ": no attention rows");
+  if (t.num_rows() == 0) throw t.file_error("no attention rows");
   const std::int64_t n_tp = t.integer(0, tp), n_q = t.integer(0, qh), n_kv = t.integer(0, kvh),
                      n_embd = t.integer(0, embd);
   if (n_tp <= 0 || n_q <= 0 || n_kv <= 0 || n_q % n_tp != 0 || n_kv % n_tp != 0 || n_embd % n_q != 0) {
@@ -147,11 +147,11 @@ struct CpuOverheadSample {
 /// time = schedule + sampler_e2e + prepare_inputs_e2e + process_model_outputs (medians), plus
 /// ray_comm_time_mean when `include_ray_comm` (Vidur adds it; an engine without Ray workers at
 /// TP 1 does not pay it, so the fit leaves it out by default, ours).
-/// Errors: CsvError for missing columns / bad numbers, and when no row matches.
+/// Errors: io::InputError for missing columns / bad numbers, and when no row matches.
 [[nodiscard]] inline std::vector<CpuOverheadSample> read_vidur_cpu_overheads(const std::filesystem::path& file,
                                                                              std::string_view model_name, int tp,
                                                                              bool include_ray_comm) {
-  const CsvTable t = CsvTable::read(file);
+  const io::CsvTable t = io::CsvTable::read(file);
   const std::size_t name = t.column("model_name"), bs = t.column("batch_size"),
                     tpd = t.column("tensor_parallel_degree"), ray = t.column("ray_comm_time_mean");
   const std::array<std::size_t, 4> parts = {t.column("schedule_median"), t.column("sampler_e2e_median"),
@@ -166,8 +166,7 @@ struct CpuOverheadSample {
     out.push_back({t.number(r, bs), ms * 1e-3, t.line_of(r)});
   }
   if (out.empty()) {
-    throw CsvError(t.source(), 0, 0,
-                   t.source() + ": no rows for model '" + std::string(model_name) + "' at TP " + std::to_string(tp));
+    throw t.file_error("no rows for model '" + std::string(model_name) + "' at TP " + std::to_string(tp));
   }
   return out;
 }

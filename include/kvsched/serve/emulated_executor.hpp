@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "kvsched/latency/latency_model.hpp"
+#include "kvsched/latency/plan_timing.hpp"
 #include "kvsched/serve/executor.hpp"
 
 namespace kvsched::serve {
@@ -45,7 +46,7 @@ class EmulatedExecutor final : public Executor {
   [[nodiscard]] std::optional<std::int32_t> eos_token() const override { return std::nullopt; }
 
   std::vector<std::int32_t> execute(const StepBatch& batch) override {
-    const double dt = iteration_s(*batch.plan) * time_scale_;
+    const double dt = plan_time_s(*batch.plan, latency_, block_bytes_) * time_scale_;
     if (dt > 0) std::this_thread::sleep_for(std::chrono::duration<double>(dt));
     static constexpr char kText[] = "kvsched ";
     std::vector<std::int32_t> out;
@@ -55,19 +56,6 @@ class EmulatedExecutor final : public Executor {
   }
 
  private:
-  /// Predicted time of the plan (s): its forward pass plus the swap transfers, one copy call
-  /// per direction (as kvsched-sim's iteration_time_s without overlap).
-  [[nodiscard]] double iteration_s(const SchedulePlan& plan) const {
-    BatchShape shape;
-    for (const auto& s : plan.scheduled) {
-      if (s.is_prefill) shape.add_prefill(s.num_tokens, s.num_computed_before);
-      else shape.add_decode(s.num_computed_before);
-    }
-    const auto out_bytes = static_cast<std::int64_t>(plan.swap_out.size()) * block_bytes_;
-    const auto in_bytes = static_cast<std::int64_t>(plan.swap_in.size()) * block_bytes_;
-    return latency_.iteration_s(shape) + latency_.swap_s(out_bytes) + latency_.swap_s(in_bytes);
-  }
-
   LatencyModel latency_;
   double time_scale_;
   std::int64_t block_bytes_;

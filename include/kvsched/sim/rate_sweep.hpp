@@ -10,9 +10,10 @@
 #include <string_view>
 #include <vector>
 
+#include "kvsched/io/number.hpp"
+#include "kvsched/io/text.hpp"
 #include "kvsched/latency/latency_model.hpp"
 #include "kvsched/scheduler/any_scheduler.hpp"
-#include "kvsched/sim/csv_reader.hpp"
 #include "kvsched/sim/metrics.hpp"
 #include "kvsched/sim/request_builder.hpp"
 #include "kvsched/sim/simulator.hpp"
@@ -20,13 +21,14 @@
 namespace kvsched::sim {
 
 /// Rates A, A+STEP, ..., up to B (inclusive, within 1e-9 relative) from "A:B:STEP".
-/// Throws std::invalid_argument for a malformed range, A <= 0, B < A or STEP <= 0.
+/// Numbers follow io/number.hpp (no '+', no inf). Throws std::invalid_argument for a malformed range, A <= 0, B < A or STEP <= 0.
 [[nodiscard]] inline std::vector<double> parse_rate_range(std::string_view spec) {
   const auto c1 = spec.find(':');
   const auto c2 = c1 == std::string_view::npos ? c1 : spec.find(':', c1 + 1);
   double a = 0.0, b = 0.0, step = 0.0;
-  if (c2 == std::string_view::npos || !parse_double(trim(spec.substr(0, c1)), a) ||
-      !parse_double(trim(spec.substr(c1 + 1, c2 - c1 - 1)), b) || !parse_double(trim(spec.substr(c2 + 1)), step)) {
+  if (c2 == std::string_view::npos || !io::parse_double(io::trim(spec.substr(0, c1)), a) ||
+      !io::parse_double(io::trim(spec.substr(c1 + 1, c2 - c1 - 1)), b) ||
+      !io::parse_double(io::trim(spec.substr(c2 + 1)), step)) {
     throw std::invalid_argument("rate range must be A:B:STEP (requests/s), got '" + std::string(spec) + "'");
   }
   if (!(a > 0.0) || b < a || !(step > 0.0)) {
@@ -73,8 +75,9 @@ struct PolicySweep {
   return best;
 }
 
-/// Makes a scheduler for a policy name (the presets registry, or a test fake).
-using SchedulerFactory = std::function<std::unique_ptr<AnyScheduler>(const std::string& policy)>;
+/// Makes a scheduler for a policy name (the presets registry bound to one engine and latency
+/// model, or a test fake). Not presets/registry.hpp's SchedulerFactory, which takes those two.
+using PolicySchedulerFactory = std::function<std::unique_ptr<AnyScheduler>(const std::string& policy)>;
 
 /// Runs every policy at every rate: requests are rebuilt with BuildOptions::rate_rps = rate
 /// (rate_scale forced to 1), simulated, and summarised. Deterministic for a seed.
@@ -82,7 +85,7 @@ using SchedulerFactory = std::function<std::unique_ptr<AnyScheduler>(const std::
 [[nodiscard]] inline std::vector<PolicySweep> sweep_rates(const Workload& w, BuildOptions opt,
                                                           const std::vector<double>& rates,
                                                           const std::vector<std::string>& policies,
-                                                          const SchedulerFactory& make, const LatencyModel& lm,
+                                                          const PolicySchedulerFactory& make, const LatencyModel& lm,
                                                           const SimOptions& sim_opt = {},
                                                           const std::function<void(std::size_t, std::size_t)>& progress = {}) {
   std::vector<PolicySweep> out;

@@ -3,11 +3,13 @@
 #pragma once
 #include <algorithm>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "kvsched/sim/metrics.hpp"
 #include "kvsched/sim/percentile.hpp"
+#include "kvsched/sim/rate_sweep.hpp"
 #include "kvsched/sim/request_builder.hpp"
 #include "kvsched/sim/simulator.hpp"
 
@@ -113,6 +115,24 @@ inline void add_kv_usage(nlohmann::json& metrics, nlohmann::json& run, const Sim
   j["cdf"] = {{"p", cdf_probabilities()}, {"ttft_s", all.ttft_cdf_s}, {"tbt_s", all.tbt_cdf_s}, {"tbt_max_s", all.tbt_max_cdf_s}};
   add_kv_usage(j["metrics"], j, r);
   return j;
+}
+
+/// One rate of a sweep: {"rate_rps", "num_requests", "ttft_slo_attainment",
+/// "tbt_slo_attainment", "slo_attainment", "goodput_rps", "ttft_p99_s", "tbt_max_p99_s"}.
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SweepPoint, rate_rps, num_requests, ttft_slo_attainment, tbt_slo_attainment,
+                                   slo_attainment, goodput_rps, ttft_p99_s, tbt_max_p99_s)
+
+/// "sweep": per policy {"policy", "points": [SweepPoint], "max_sustainable_rate_rps"} (null when
+/// even the lowest rate misses the SLO threshold).
+[[nodiscard]] inline nlohmann::json sweep_to_json(const std::vector<PolicySweep>& sweep) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& s : sweep) {
+    out.push_back({{"policy", s.policy},
+                   {"points", s.points},
+                   {"max_sustainable_rate_rps",
+                    s.max_sustainable_rps ? nlohmann::json(*s.max_sustainable_rps) : nlohmann::json(nullptr)}});
+  }
+  return out;
 }
 
 }  // namespace kvsched::sim

@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "kvsched/core/request.hpp"
+#include "kvsched/io/input_error.hpp"
 #include "kvsched/sim/arrival_process.hpp"
-#include "kvsched/sim/input_error.hpp"
 #include "kvsched/sim/rng.hpp"
 #include "kvsched/sim/trace_reader.hpp"
 #include "kvsched/sim/workload.hpp"
@@ -90,7 +90,7 @@ struct Candidate {
   if (!(opt.rate_scale > 0.0)) throw std::invalid_argument("rate scale must be > 0");
   if (opt.max_model_len < 2) throw std::invalid_argument("max_model_len must be >= 2");
   if (opt.max_tokens_mode == MaxTokensMode::kCap && opt.max_tokens_cap < 1) throw std::invalid_argument("max_tokens cap must be >= 1");
-  if (w.sources.empty()) throw InputError(w.file, 0, "sources", "no source");
+  if (w.sources.empty()) throw io::InputError(w.file, 0, "sources", "no source");
   const std::optional<double> total_rate = opt.rate_rps ? opt.rate_rps : w.rate_rps;
   double share_sum = 0.0;
   for (const auto& s : w.sources) share_sum += s.share.value_or(1.0);
@@ -106,7 +106,7 @@ struct Candidate {
     // Rows used.
     const std::size_t begin = std::min(src.skip, t.requests.size());
     const std::size_t end = src.num_requests ? std::min(t.requests.size(), begin + *src.num_requests) : t.requests.size();
-    if (begin >= end) throw InputError(src.trace, 0, "", "no rows left after skipping " + std::to_string(src.skip));
+    if (begin >= end) throw io::InputError(src.trace, 0, "", "no rows left after skipping " + std::to_string(src.skip));
     // Target rate of this source.
     std::optional<double> rate = src.rate_rps;
     if (!rate && total_rate) rate = *total_rate * src.share.value_or(1.0) / share_sum;
@@ -120,7 +120,7 @@ struct Candidate {
       for (std::size_t i = 0; i < n; ++i) times[i] = (t.requests[begin + i].arrival_s - t0) * factor;
     } else {
       if (!rate) {
-        throw InputError(w.file.empty() ? src.trace : w.file, 0, w.file.empty() ? "rate" : where + ".rate",
+        throw io::InputError(w.file.empty() ? src.trace : w.file, 0, w.file.empty() ? "rate" : where + ".rate",
                          std::string(t.timed ? "retimed" : "length-only") +
                              " trace needs an arrival rate: give the workload's rate, the source's rate, or --rate");
       }
@@ -149,7 +149,7 @@ struct Candidate {
     auto it = std::find(out.class_names.begin(), out.class_names.end(), name);
     if (it == out.class_names.end()) {
       const auto slo = w.find_class(name);
-      if (!slo) throw InputError(w.file, 0, "sources[" + std::to_string(si) + "].class", "unknown SLO class '" + name + "'");
+      if (!slo) throw io::InputError(w.file, 0, "sources[" + std::to_string(si) + "].class", "unknown SLO class '" + name + "'");
       Slo s = *slo;
       if (opt.slo_ttft_s) s.ttft_s = *opt.slo_ttft_s;
       if (opt.slo_tbt_s) s.tbt_s = *opt.slo_tbt_s;
@@ -207,7 +207,7 @@ struct Candidate {
     out.last_arrival_s = all.back().arrival_s;
   }
   if (out.specs.empty() && out.rejected.empty()) {
-    throw InputError(w.file.empty() ? w.sources.front().trace : w.file, 0, "", "no request left after the duration and count limits");
+    throw io::InputError(w.file.empty() ? w.sources.front().trace : w.file, 0, "", "no request left after the duration and count limits");
   }
   return out;
 }

@@ -14,8 +14,8 @@
 #include "kvsched/core/block_manager.hpp"
 #include "kvsched/core/request.hpp"
 #include "kvsched/core/schedule_plan.hpp"
-#include "kvsched/latency/batch_shape.hpp"
 #include "kvsched/latency/latency_model.hpp"
+#include "kvsched/latency/plan_timing.hpp"
 #include "kvsched/scheduler/any_scheduler.hpp"
 #include "kvsched/scheduler/scheduler_stats.hpp"
 #include "kvsched/sim/metrics.hpp"
@@ -67,36 +67,11 @@ struct SimResult {
   std::vector<KvSample> kv_timeline;   // one sample per iteration (SimOptions::record_kv)
 };
 
-/// Shape of a plan's forward pass, as LatencyModel reads it: prefill chunks with their
-/// cached context, decodes with theirs.
-[[nodiscard]] inline BatchShape batch_shape_of(const SchedulePlan& plan) {
-  BatchShape b;
-  for (const auto& s : plan.scheduled) {
-    if (s.is_prefill) {
-      b.add_prefill(s.num_tokens, s.num_computed_before);
-    } else {
-      b.add_decode(s.num_computed_before);
-    }
-  }
-  return b;
-}
-
-/// Simulated duration of one iteration (s): predicted forward time plus the plan's swap
-/// transfers, one copy call per direction, each moving its blocks x block_bytes.
-[[nodiscard]] inline double iteration_time_s(const SchedulePlan& plan, const LatencyModel& lm, std::int64_t block_bytes,
-                                             bool overlap_swap) {
-  const double compute = lm.iteration_s(batch_shape_of(plan));
-  const auto out_bytes = static_cast<std::int64_t>(plan.swap_out.size()) * block_bytes;
-  const auto in_bytes = static_cast<std::int64_t>(plan.swap_in.size()) * block_bytes;
-  const double swap = lm.swap_s(out_bytes) + lm.swap_s(in_bytes);
-  return overlap_swap ? std::max(compute, swap) : compute + swap;
-}
-
 /// Replays `requests` through `sched`. Each loop turn:
 ///   1. add_request() every request with arrival_s <= now;
 ///   2. plan = schedule(now); if it runs nothing (no batch, no swap), jump to the next arrival
 ///      (or, with none left and requests still live, abort them: the scheduler is stuck);
-///   3. dt = iteration_time_s(plan); for each scheduled request that samples a token, report
+///   3. dt = plan_time_s(plan) (latency/plan_timing.hpp); for each scheduled request that samples a token, report
 ///      eos when that token is its true output length's last (RequestSpec::oracle_output_tokens);
 ///   4. now += dt; on_step_done({now, eos outputs}); terminal requests become outcomes.
 /// Deterministic: the same inputs give the same outcomes (wall_s aside).
@@ -166,7 +141,7 @@ struct SimResult {
       collect();
       break;
     }
-    const double dt = iteration_time_s(plan, lm, block_bytes, opt.overlap_swap);
+    const double dt = plan_time_s(plan, lm, block_bytes, opt.overlap_swap);
     outputs.clear();
     for (const auto& s : plan.scheduled) {
       if (std::isnan(first_scheduled[s.id])) first_scheduled[s.id] = now;

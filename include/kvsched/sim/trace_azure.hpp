@@ -5,9 +5,10 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <string>
 #include <string_view>
 
-#include "kvsched/sim/csv_reader.hpp"
+#include "kvsched/io/csv_reader.hpp"
 #include "kvsched/sim/trace.hpp"
 #include "kvsched/sim/trace_rows.hpp"
 
@@ -55,26 +56,16 @@ namespace kvsched::sim {
 /// Errors (InputError, exit code 2 in kvsched-sim): missing column, malformed line, bad or
 /// decreasing timestamp, token count missing or < 1, no rows.
 [[nodiscard]] inline Trace read_azure_trace(const std::filesystem::path& path) {
-  CsvReader csv(path);
-  const auto c_ts = csv.require_column("TIMESTAMP");
-  const auto c_in = csv.require_column("ContextTokens");
-  const auto c_out = csv.require_column("GeneratedTokens");
-  Trace t;
-  t.path = path;
-  t.format = TraceFormat::kAzure;
-  t.timed = true;
-  t.requests.reserve(csv.num_records());
   ArrivalClock<std::int64_t> clock;  // nanoseconds
-  while (csv.next()) {
-    const auto ts = parse_azure_timestamp_ns(csv.field(c_ts));
-    if (!ts) csv.fail(c_ts, "not a timestamp 'YYYY-MM-DD hh:mm:ss.fffffff': '" + std::string(csv.field(c_ts)) + "'");
-    const std::int64_t since_first_ns = clock.relative(csv, c_ts, *ts);
-    TraceRequest r = read_lengths_row(csv, c_in, c_out);
-    r.arrival_s = static_cast<double>(since_first_ns) * 1e-9;
-    t.requests.push_back(std::move(r));
-  }
-  require_requests(t, csv);
-  return t;
+  return read_csv_trace(path, TraceFormat::kAzure, {"TIMESTAMP", "ContextTokens", "GeneratedTokens"},
+                        [&](const io::CsvReader& csv, std::size_t c_ts) {
+                          const auto ts = parse_azure_timestamp_ns(csv.field(c_ts));
+                          if (!ts) {
+                            csv.fail(c_ts, "not a timestamp 'YYYY-MM-DD hh:mm:ss.fffffff': '" +
+                                               std::string(csv.field(c_ts)) + "'");
+                          }
+                          return static_cast<double>(clock.relative(csv, c_ts, *ts)) * 1e-9;
+                        });
 }
 
 }  // namespace kvsched::sim

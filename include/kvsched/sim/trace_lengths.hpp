@@ -2,9 +2,10 @@
 // arrival times), as the Sarathi-Serve / Vidur / Etalon team publish them for ShareGPT,
 // arXiv summarization and BWB (data/processed_traces/*_stats_llama2_tokenizer*.csv).
 #pragma once
+#include <cstddef>
 #include <filesystem>
 
-#include "kvsched/sim/csv_reader.hpp"
+#include "kvsched/io/csv_reader.hpp"
 #include "kvsched/sim/trace.hpp"
 #include "kvsched/sim/trace_rows.hpp"
 
@@ -15,17 +16,8 @@ namespace kvsched::sim {
 /// Trace::timed is false: pair it with an arrival process (kvsched/sim/arrival_process.hpp).
 /// Errors (InputError): missing column, malformed line, token count missing or < 1, no rows.
 [[nodiscard]] inline Trace read_lengths_trace(const std::filesystem::path& path) {
-  CsvReader csv(path);
-  const auto c_in = csv.require_column("num_prefill_tokens");
-  const auto c_out = csv.require_column("num_decode_tokens");
-  Trace t;
-  t.path = path;
-  t.format = TraceFormat::kLengths;
-  t.timed = false;
-  t.requests.reserve(csv.num_records());
-  while (csv.next()) t.requests.push_back(read_lengths_row(csv, c_in, c_out));
-  require_requests(t, csv);
-  return t;
+  return read_csv_trace(path, TraceFormat::kLengths, {"", "num_prefill_tokens", "num_decode_tokens"},
+                        [](const io::CsvReader&, std::size_t) { return 0.0; });
 }
 
 }  // namespace kvsched::sim

@@ -1,11 +1,15 @@
 // kvsched/sim/trace_reader.hpp: format detection and one entry point for every trace reader.
 #pragma once
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <string_view>
+#include <vector>
 
-#include "kvsched/sim/csv_reader.hpp"
-#include "kvsched/sim/input_error.hpp"
+#include "kvsched/io/csv_tokenizer.hpp"
+#include "kvsched/io/input_error.hpp"
+#include "kvsched/io/text.hpp"
 #include "kvsched/sim/trace.hpp"
 #include "kvsched/sim/trace_azure.hpp"
 #include "kvsched/sim/trace_lengths.hpp"
@@ -22,38 +26,33 @@ namespace kvsched::sim {
 /// Throws InputError (line 1) naming the header when none matches; override the format then.
 [[nodiscard]] inline TraceFormat detect_trace_format(const std::filesystem::path& path) {
   std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) throw InputError(path, 0, "", "is a directory, not a file");
+  if (std::filesystem::is_directory(path, ec)) throw io::InputError(path, 0, "", "is a directory, not a file");
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(path, 0, "", "cannot open file");
+  if (!in) throw io::InputError(path, 0, "", "cannot open file");
   std::string line;
   std::int64_t number = 0;
   while (std::getline(in, line)) {
     ++number;
-    if (!trim(line).empty()) break;
+    if (!io::trim(line).empty()) break;
   }
-  auto head = std::string(trim(line));
-  if (head.rfind("\xEF\xBB\xBF", 0) == 0) head.erase(0, 3);
-  if (head.empty()) throw InputError(path, 0, "", "empty file: cannot detect the trace format");
+  auto head = std::string(io::strip_bom(io::trim(line)));
+  if (head.empty()) throw io::InputError(path, 0, "", "empty file: cannot detect the trace format");
+  std::vector<std::string> columns;  // the header as the CSV readers split it; none if it is not CSV
+  try {
+    columns = io::CsvTokenizer(head, path).header();
+  } catch (const io::InputError&) {
+  }
   auto has_column = [&](std::string_view name) {
-    std::size_t pos = 0;
-    while (pos <= head.size()) {
-      auto comma = head.find(',', pos);
-      if (comma == std::string::npos) comma = head.size();
-      auto f = trim(std::string_view(head).substr(pos, comma - pos));
-      if (f.size() >= 2 && f.front() == '"' && f.back() == '"') f = trim(f.substr(1, f.size() - 2));
-      if (f == name) return true;
-      pos = comma + 1;
-    }
-    return false;
+    return std::find(columns.begin(), columns.end(), name) != columns.end();
   };
   if (head.front() == '{' && head.find("\"input_length\"") != std::string::npos) return TraceFormat::kMooncake;
   if (has_column("TIMESTAMP") && has_column("ContextTokens")) return TraceFormat::kAzure;
   if (has_column("arrived_at") && has_column("num_prefill_tokens")) return TraceFormat::kVidur;
   if (has_column("num_prefill_tokens") && has_column("num_decode_tokens")) return TraceFormat::kLengths;
   if (head.size() > 120) head = head.substr(0, 120) + "...";
-  throw InputError(path, number, "",
-                   "cannot detect the trace format from '" + head +
-                       "' (expected an Azure, Vidur, length-only CSV header or Mooncake JSONL); name the format");
+  throw io::InputError(path, number, "",
+                       "cannot detect the trace format from '" + head +
+                           "' (expected an Azure, Vidur, length-only CSV header or Mooncake JSONL); name the format");
 }
 
 /// Reads a trace in the given format (kAuto = detect_trace_format). Throws InputError on bad input.
@@ -66,7 +65,7 @@ namespace kvsched::sim {
     case TraceFormat::kMooncake: return read_mooncake_trace(path);
     case TraceFormat::kAuto: break;
   }
-  throw InputError(path, 0, "", "unknown trace format");
+  throw io::InputError(path, 0, "", "unknown trace format");
 }
 
 }  // namespace kvsched::sim

@@ -11,8 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "kvsched/io/input_error.hpp"
 #include "kvsched/sim/arrival_process.hpp"
-#include "kvsched/sim/input_error.hpp"
 #include "kvsched/sim/slo_class.hpp"
 #include "kvsched/sim/trace.hpp"
 
@@ -65,28 +65,28 @@ inline void check_keys(const nlohmann::json& obj, const std::set<std::string>& k
         if (!all.empty()) all += ", ";
         all += k;
       }
-      throw InputError(file, 0, where + it.key(), "unknown key (known: " + all + ")");
+      throw io::InputError(file, 0, where + it.key(), "unknown key (known: " + all + ")");
     }
   }
 }
 [[nodiscard]] inline double positive_number(const nlohmann::json& v, const std::filesystem::path& file,
                                             const std::string& field, bool allow_zero = false) {
-  if (!v.is_number()) throw InputError(file, 0, field, "expected a number, got " + v.dump());
+  if (!v.is_number()) throw io::InputError(file, 0, field, "expected a number, got " + v.dump());
   const double d = v.get<double>();
   if (allow_zero ? !(d >= 0.0) : !(d > 0.0)) {
-    throw InputError(file, 0, field, std::string("must be ") + (allow_zero ? ">= 0" : "> 0") + ", got " + v.dump());
+    throw io::InputError(file, 0, field, std::string("must be ") + (allow_zero ? ">= 0" : "> 0") + ", got " + v.dump());
   }
   return d;
 }
 [[nodiscard]] inline std::size_t count(const nlohmann::json& v, const std::filesystem::path& file, const std::string& field,
                                        bool allow_zero) {
   if (!v.is_number_integer() || v.get<std::int64_t>() < (allow_zero ? 0 : 1)) {
-    throw InputError(file, 0, field, std::string("expected an integer ") + (allow_zero ? ">= 0" : ">= 1") + ", got " + v.dump());
+    throw io::InputError(file, 0, field, std::string("expected an integer ") + (allow_zero ? ">= 0" : ">= 1") + ", got " + v.dump());
   }
   return static_cast<std::size_t>(v.get<std::int64_t>());
 }
 [[nodiscard]] inline std::string text(const nlohmann::json& v, const std::filesystem::path& file, const std::string& field) {
-  if (!v.is_string()) throw InputError(file, 0, field, "expected a string, got " + v.dump());
+  if (!v.is_string()) throw io::InputError(file, 0, field, "expected a string, got " + v.dump());
   return v.get<std::string>();
 }
 
@@ -108,17 +108,17 @@ inline void check_keys(const nlohmann::json& obj, const std::set<std::string>& k
   using detail::check_keys;
   Workload w;
   w.file = file;
-  if (!j.is_object()) throw InputError(file, 0, "", "expected a table/object at the top level");
+  if (!j.is_object()) throw io::InputError(file, 0, "", "expected a table/object at the top level");
   check_keys(j, {"rate", "duration_s", "num_requests", "classes", "sources"}, file, "");
   if (j.contains("rate")) w.rate_rps = detail::positive_number(j["rate"], file, "rate");
   if (j.contains("duration_s")) w.duration_s = detail::positive_number(j["duration_s"], file, "duration_s");
   if (j.contains("num_requests")) w.num_requests = detail::count(j["num_requests"], file, "num_requests", false);
   if (j.contains("classes")) {
     const auto& cs = j["classes"];
-    if (!cs.is_object()) throw InputError(file, 0, "classes", "expected a table/object of classes");
+    if (!cs.is_object()) throw io::InputError(file, 0, "classes", "expected a table/object of classes");
     for (auto it = cs.begin(); it != cs.end(); ++it) {
       const std::string where = "classes." + it.key();
-      if (!it->is_object()) throw InputError(file, 0, where, "expected a table/object with ttft_s and tbt_s");
+      if (!it->is_object()) throw io::InputError(file, 0, where, "expected a table/object with ttft_s and tbt_s");
       check_keys(*it, {"ttft_s", "tbt_s"}, file, where + ".");
       Slo slo;
       if (it->contains("ttft_s")) slo.ttft_s = detail::positive_number((*it)["ttft_s"], file, where + ".ttft_s", true);
@@ -127,17 +127,17 @@ inline void check_keys(const nlohmann::json& obj, const std::set<std::string>& k
     }
   }
   if (!j.contains("sources") || !j["sources"].is_array() || j["sources"].empty()) {
-    throw InputError(file, 0, "sources", "expected a non-empty list of sources");
+    throw io::InputError(file, 0, "sources", "expected a non-empty list of sources");
   }
   const auto base = file.empty() ? std::filesystem::path{} : file.parent_path();
   std::size_t i = 0;
   for (const auto& s : j["sources"]) {
     const std::string where = "sources[" + std::to_string(i++) + "]";
-    if (!s.is_object()) throw InputError(file, 0, where, "expected a table/object");
+    if (!s.is_object()) throw io::InputError(file, 0, where, "expected a table/object");
     check_keys(s, {"trace", "format", "share", "rate", "arrival", "cv", "retime", "class", "skip", "num_requests"}, file,
                where + ".");
     WorkloadSource src;
-    if (!s.contains("trace")) throw InputError(file, 0, where + ".trace", "missing");
+    if (!s.contains("trace")) throw io::InputError(file, 0, where + ".trace", "missing");
     const std::string path = detail::text(s["trace"], file, where + ".trace");
     if (path.rfind("@data/", 0) == 0) {
       src.trace = data_dir / path.substr(6);
@@ -146,19 +146,19 @@ inline void check_keys(const nlohmann::json& obj, const std::set<std::string>& k
     }
     if (s.contains("format")) {
       const auto f = parse_trace_format(detail::text(s["format"], file, where + ".format"));
-      if (!f) throw InputError(file, 0, where + ".format", "unknown format (auto, azure, vidur, lengths, mooncake)");
+      if (!f) throw io::InputError(file, 0, where + ".format", "unknown format (auto, azure, vidur, lengths, mooncake)");
       src.format = *f;
     }
     if (s.contains("share")) src.share = detail::positive_number(s["share"], file, where + ".share");
     if (s.contains("rate")) src.rate_rps = detail::positive_number(s["rate"], file, where + ".rate");
     if (s.contains("arrival")) {
       const auto k = parse_arrival_kind(detail::text(s["arrival"], file, where + ".arrival"));
-      if (!k) throw InputError(file, 0, where + ".arrival", "unknown arrival process (poisson, gamma)");
+      if (!k) throw io::InputError(file, 0, where + ".arrival", "unknown arrival process (poisson, gamma)");
       src.arrival.kind = *k;
     }
     if (s.contains("cv")) src.arrival.cv = detail::positive_number(s["cv"], file, where + ".cv");
     if (s.contains("retime")) {
-      if (!s["retime"].is_boolean()) throw InputError(file, 0, where + ".retime", "expected true or false");
+      if (!s["retime"].is_boolean()) throw io::InputError(file, 0, where + ".retime", "expected true or false");
       src.retime = s["retime"].get<bool>();
     }
     if (s.contains("class")) src.slo_class = detail::text(s["class"], file, where + ".class");
@@ -171,7 +171,7 @@ inline void check_keys(const nlohmann::json& obj, const std::set<std::string>& k
         all += c.name;
       }
       for (const auto& [name, slo] : w.classes) all += ", " + name;
-      throw InputError(file, 0, where + ".class", "unknown SLO class '" + src.slo_class + "' (known: " + all + ")");
+      throw io::InputError(file, 0, where + ".class", "unknown SLO class '" + src.slo_class + "' (known: " + all + ")");
     }
     w.sources.push_back(std::move(src));
   }

@@ -7,8 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <toml++/toml.h>
 
-#include "kvsched/sim/csv_reader.hpp"
-#include "kvsched/sim/input_error.hpp"
+#include "kvsched/io/input_error.hpp"
+#include "kvsched/io/text.hpp"
 #include "kvsched/sim/workload.hpp"
 
 namespace kvsched::sim {
@@ -38,13 +38,13 @@ namespace detail {
 /// parse_workload_json for the keys. Syntax errors throw InputError with the line.
 [[nodiscard]] inline Workload load_workload_file(const std::filesystem::path& path,
                                                  const std::filesystem::path& data_dir) {
-  const std::string text = read_file_text(path);
+  const std::string text = io::read_file_text(path);
   nlohmann::json j;
   if (path.extension() == ".toml") {
     try {
       j = detail::toml_to_json(toml::parse(text, path.string()));
     } catch (const toml::parse_error& e) {
-      throw InputError(path, static_cast<std::int64_t>(e.source().begin.line), "",
+      throw io::InputError(path, static_cast<std::int64_t>(e.source().begin.line), "",
                        "TOML syntax error: " + std::string(e.description()));
     }
   } else {
@@ -53,7 +53,7 @@ namespace detail {
     } catch (const nlohmann::json::parse_error& e) {
       const auto upto = std::min<std::size_t>(e.byte, text.size());
       const auto line = 1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(upto > 0 ? upto - 1 : 0), '\n');
-      throw InputError(path, line, "", std::string("JSON syntax error: ") + e.what());
+      throw io::InputError(path, line, "", std::string("JSON syntax error: ") + e.what());
     }
   }
   return parse_workload_json(j, path, data_dir);

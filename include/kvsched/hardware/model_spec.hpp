@@ -1,4 +1,4 @@
-// kvsched/sim/model_spec.hpp: model geometry the simulator and the latency fit need (KV bytes
+// kvsched/hardware/model_spec.hpp: model geometry the simulator and the latency fit need (KV bytes
 // per token, weight bytes, layer shapes), with presets for the models the bundled Vidur
 // profiles cover.
 #pragma once

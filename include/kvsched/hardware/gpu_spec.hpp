@@ -1,4 +1,4 @@
-// kvsched/sim/gpu_spec.hpp: the GPU facts the simulator and the latency fit need (memory for
+// kvsched/hardware/gpu_spec.hpp: the GPU facts the simulator and the latency fit need (memory for
 // the KV pool, host link for swap, which measured profile to use), with presets.
 #pragma once
 #include <cstdint>

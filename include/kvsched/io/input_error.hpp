@@ -1,28 +1,33 @@
-// kvsched/sim/input_error.hpp: the error every simulator input reader throws (traces,
-// workload files), naming the file, the line and the field.
+// kvsched/io/input_error.hpp: the one error every input reader throws (CSV tables and traces,
+// workload files, profiles), naming the file, the line and the column or key.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <stdexcept>
 #include <string>
 #include <utility>
 
-namespace kvsched::sim {
+namespace kvsched::io {
 
-/// Bad simulator input. what() reads "FILE:LINE: field 'FIELD': MESSAGE"; the line part is
-/// left out when line == 0 (the whole file) and the field part when field is empty.
-/// kvsched-sim turns it into exit code 2.
+/// Bad input. what() reads "FILE:LINE: field 'FIELD': MESSAGE"; the line part is left out when
+/// line == 0 (the whole file) and the field part when field is empty. `field` is the column name
+/// of a CSV cell (or a key path such as "sources[1].share"); column() is that column's 1-based
+/// index in a CSV row, 0 when it does not apply. kvsched-sim turns it into exit code 2.
 class InputError : public std::runtime_error {
  public:
-  InputError(std::filesystem::path file, std::int64_t line, std::string field, const std::string& message)
+  InputError(std::filesystem::path file, std::int64_t line, std::string field, const std::string& message,
+             std::size_t column = 0)
       : std::runtime_error(format(file, line, field, message)),
-        file_(std::move(file)), line_(line), field_(std::move(field)) {}
+        file_(std::move(file)), line_(line), field_(std::move(field)), column_(column) {}
 
   [[nodiscard]] const std::filesystem::path& file() const { return file_; }
   /// 1-based line number; 0 when the error concerns the whole file.
   [[nodiscard]] std::int64_t line() const { return line_; }
   /// Column or key name; empty when the error concerns a whole line or file.
   [[nodiscard]] const std::string& field() const { return field_; }
+  /// 1-based column index of a CSV cell; 0 when the error is not about one cell.
+  [[nodiscard]] std::size_t column() const { return column_; }
 
  private:
   static std::string format(const std::filesystem::path& file, std::int64_t line, const std::string& field,
@@ -45,6 +50,7 @@ class InputError : public std::runtime_error {
   std::filesystem::path file_;
   std::int64_t line_ = 0;
   std::string field_;
+  std::size_t column_ = 0;
 };
 
-}  // namespace kvsched::sim
+}  // namespace kvsched::io

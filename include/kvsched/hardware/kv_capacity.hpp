@@ -1,5 +1,5 @@
-// kvsched/sim/kv_pool.hpp: size of the device KV cache pool for a model on a GPU, the way vLLM
-// sizes it (design.md section 4).
+// kvsched/hardware/kv_capacity.hpp: size of the device KV cache pool (in blocks) for a model on a
+// GPU, the way vLLM sizes it (vLLM v0.6 vllm/worker/worker.py, Worker.determine_num_available_blocks).
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -7,8 +7,8 @@
 #include <stdexcept>
 #include <string>
 
-#include "kvsched/sim/gpu_spec.hpp"
-#include "kvsched/sim/model_spec.hpp"
+#include "kvsched/hardware/gpu_spec.hpp"
+#include "kvsched/hardware/model_spec.hpp"
 
 namespace kvsched {
 
