@@ -116,11 +116,11 @@ int run(const Options& o) {
   if (!o.iteration_log.empty()) {
     log.reset(std::fopen(o.iteration_log.c_str(), "w"));
     if (!log) throw std::invalid_argument("--iteration-log: cannot write " + o.iteration_log);
-    std::fprintf(log.get(), "start_s,duration_s,num_prefills,prefill_tokens,prefill_attn_pairs,prefill_sq_tokens,num_decodes,"
+    std::fprintf(log.get(), "start_s,duration_s,execute_s,num_prefills,prefill_tokens,prefill_attn_pairs,prefill_sq_tokens,num_decodes,"
                             "decode_context_tokens,swap_out_blocks,swap_in_blocks,copy_blocks\n");
     eo.on_iteration = [f = log.get()](const kvsched::serve::IterationRecord& r) {
       const auto& b = r.shape;
-      std::fprintf(f, "%.6f,%.7f,%d,%lld,%.0f,%.0f,%d,%lld,%d,%d,%d\n", r.start_s, r.duration_s, b.num_prefills,
+      std::fprintf(f, "%.6f,%.7f,%.7f,%d,%lld,%.0f,%.0f,%d,%lld,%d,%d,%d\n", r.start_s, r.duration_s, r.execute_s, b.num_prefills,
                    static_cast<long long>(b.prefill_tokens), b.prefill_attn_pairs, b.prefill_sq_tokens, b.num_decodes,
                    static_cast<long long>(b.decode_context_tokens), r.swap_out_blocks, r.swap_in_blocks, r.copy_blocks);
     };

@@ -19,6 +19,7 @@
 
 #include "kvsched/core/block_manager.hpp"
 #include "kvsched/latency/batch_shape.hpp"
+#include "kvsched/latency/plan_timing.hpp"
 #include "kvsched/scheduler/any_scheduler.hpp"
 #include "kvsched/serve/api_error.hpp"
 #include "kvsched/serve/executor.hpp"
@@ -48,7 +49,8 @@ struct Submitted {
 /// One executed iteration, for fitting a latency model to the server's own times.
 struct IterationRecord {
   double start_s = 0.0;     // engine clock at schedule() (s)
-  double duration_s = 0.0;  // wall time of Executor::execute (s): data movement + forward + sampling
+  double duration_s = 0.0;  // wall time of the whole iteration (s): schedule, execute, bookkeeping, publishing
+  double execute_s = 0.0;   // of which Executor::execute (s): data movement, forward, sampling
   BatchShape shape;         // the plan's forward pass, as LatencyModel reads it
   std::int32_t swap_out_blocks = 0, swap_in_blocks = 0, copy_blocks = 0;
 };
@@ -236,25 +238,15 @@ class ServingEngine {
     }
     StepResult result;
     std::vector<std::pair<RequestId, std::int32_t>> sampled;  // (id, token)
-    bool failed = false;
+    bool failed = false, ran = false;
+    double exec_s = 0.0;
     std::string failure;
     if (!plan.empty() || !plan.swap_out.empty() || !plan.swap_in.empty() || !plan.copy.empty()) {
       try {
         const double x0 = now_s();
+        ran = true;
         const std::vector<std::int32_t> tokens = exec_->execute(batch);
-        if (opt_.on_iteration) {
-          IterationRecord rec;
-          rec.start_s = t0;
-          rec.duration_s = now_s() - x0;
-          for (const auto& s : plan.scheduled) {
-            if (s.is_prefill) rec.shape.add_prefill(s.num_tokens, s.num_computed_before);
-            else rec.shape.add_decode(s.num_computed_before);
-          }
-          rec.swap_out_blocks = static_cast<std::int32_t>(plan.swap_out.size());
-          rec.swap_in_blocks = static_cast<std::int32_t>(plan.swap_in.size());
-          rec.copy_blocks = static_cast<std::int32_t>(plan.copy.size());
-          opt_.on_iteration(rec);
-        }
+        exec_s = now_s() - x0;
         std::size_t k = 0;
         for (const auto& s : batch.seqs)
           if (s.samples_token) {
@@ -349,6 +341,18 @@ class ServingEngine {
     stats_.preemptions = metrics_.preemptions;
     stats_.iterations = ss.iterations;
     if (stats_.live == 0) idle_cv_.notify_all();
+    lock.unlock();
+    if (ran && opt_.on_iteration) {
+      IterationRecord rec;
+      rec.start_s = t0;
+      rec.duration_s = now_s() - t0;
+      rec.execute_s = exec_s;
+      rec.shape = batch_shape_of(plan);
+      rec.swap_out_blocks = static_cast<std::int32_t>(plan.swap_out.size());
+      rec.swap_in_blocks = static_cast<std::int32_t>(plan.swap_in.size());
+      rec.copy_blocks = static_cast<std::int32_t>(plan.copy.size());
+      opt_.on_iteration(rec);
+    }
   }
 
   std::unique_ptr<AnyScheduler> sched_;

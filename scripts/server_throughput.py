@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""Throughput of a running kvsched-server, measured through its HTTP API (bench/README.md):
+decode tokens/s at batch 1 and at batch B (B concurrent streams, counted while all B decode),
+and prefill tokens/s (a long prompt, max_tokens 1: prompt tokens / time to first token).
+Standard library only; loopback addresses only.
+
+  python3 scripts/server_throughput.py --url http://127.0.0.1:8000 --batch 32
+"""
+import argparse
+import http.client
+import json
+import statistics
+import sys
+import threading
+import time
+import urllib.parse
+
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
+from loadgen import check_loopback  # noqa: E402
+
+
+def stream(url, prompt_len, max_tokens, seed):
+    """Token times (s, monotonic) of one streamed completion with ignore_eos."""
+    u = urllib.parse.urlparse(url)
+    prompt = [256] + [32 + (seed * 31 + i * 7) % 90 for i in range(prompt_len - 1)]
+    body = {"prompt": prompt, "max_tokens": max_tokens, "stream": True, "ignore_eos": True, "temperature": 0,
+            "stream_options": {"continuous_usage_stats": True}}
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=600)
+    t0 = time.monotonic()
+    conn.request("POST", "/v1/completions", json.dumps(body), {"Content-Type": "application/json"})
+    res = conn.getresponse()
+    if res.status != 200:
+        raise RuntimeError(f"HTTP {res.status}: {res.read()[:200]!r}")
+    times, seen = [], 0
+    for raw in res:
+        line = raw.strip()
+        if not line.startswith(b"data: ") or line == b"data: [DONE]":
+            continue
+        n = (json.loads(line[6:]).get("usage") or {}).get("completion_tokens", seen)
+        times.extend([time.monotonic()] * (n - seen))
+        seen = max(seen, n)
+    conn.close()
+    return t0, times
+
+
+def decode_rate(url, batch, prompt_len, max_tokens):
+    """Output tokens/s over the window in which every one of `batch` streams is decoding."""
+    results = [None] * batch
+
+    def one(i):
+        results[i] = stream(url, prompt_len, max_tokens, i)
+
+    ts = [threading.Thread(target=one, args=(i,)) for i in range(batch)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    lo = max(r[1][0] for r in results)   # all have their first token
+    hi = min(r[1][-1] for r in results)  # none has finished
+    n = sum(sum(1 for x in r[1] if lo < x <= hi) for r in results)
+    return n / (hi - lo) if hi > lo else float("nan")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--url", default="http://127.0.0.1:8000")
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--decode-tokens", type=int, default=256, help="output tokens per decode stream")
+    ap.add_argument("--prompt", type=int, default=16, help="prompt tokens of the decode streams")
+    ap.add_argument("--prefill-prompt", type=int, default=1024, help="prompt tokens of the prefill probe")
+    ap.add_argument("--reps", type=int, default=3)
+    a = ap.parse_args(argv)
+    check_loopback(a.url)
+    if not 1 <= a.batch <= 512:
+        sys.exit("server_throughput: error: --batch must be in 1..512")
+    stream(a.url, 8, 4, 0)  # warm-up
+    d1 = statistics.median(decode_rate(a.url, 1, a.prompt, a.decode_tokens) for _ in range(a.reps))
+    dB = statistics.median(decode_rate(a.url, a.batch, a.prompt, a.decode_tokens) for _ in range(a.reps))
+    pf = []
+    for r in range(a.reps):
+        t0, times = stream(a.url, a.prefill_prompt, 1, 1000 + r)
+        pf.append(a.prefill_prompt / (times[0] - t0))
+    p = statistics.median(pf)
+    print(json.dumps({"decode_tok_s_batch1": round(d1, 1), f"decode_tok_s_batch{a.batch}": round(dB, 1),
+                      f"prefill_tok_s_prompt{a.prefill_prompt}": round(p, 1)}))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
