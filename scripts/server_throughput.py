@@ -74,12 +74,15 @@ def main(argv=None):
     if not 1 <= a.batch <= 512:
         sys.exit("server_throughput: error: --batch must be in 1..512")
     stream(a.url, 8, 4, 0)  # warm-up
-    d1 = statistics.median(decode_rate(a.url, 1, a.prompt, a.decode_tokens) for _ in range(a.reps))
-    dB = statistics.median(decode_rate(a.url, a.batch, a.prompt, a.decode_tokens) for _ in range(a.reps))
+    r1 = [decode_rate(a.url, 1, a.prompt, a.decode_tokens) for _ in range(a.reps)]
+    rB = [decode_rate(a.url, a.batch, a.prompt, a.decode_tokens) for _ in range(a.reps)]
+    print("decode tok/s per rep: batch 1", [round(x, 1) for x in r1], f"batch {a.batch}", [round(x, 1) for x in rB], file=sys.stderr)
+    d1, dB = statistics.median(r1), statistics.median(rB)
     pf = []
     for r in range(a.reps):
         t0, times = stream(a.url, a.prefill_prompt, 1, 1000 + r)
         pf.append(a.prefill_prompt / (times[0] - t0))
+    print("prefill tok/s per rep", [round(x, 1) for x in pf], file=sys.stderr)
     p = statistics.median(pf)
     print(json.dumps({"decode_tok_s_batch1": round(d1, 1), f"decode_tok_s_batch{a.batch}": round(dB, 1),
                       f"prefill_tok_s_prompt{a.prefill_prompt}": round(p, 1)}))

@@ -16,7 +16,7 @@
 
 namespace kvsched::serve {
 
-/// A thread pool that grows to max_threads (>= 1). Thread-safe; shutdown() runs what is
+/// A thread pool that grows to max_threads (>= 1): a job that no idle thread will take starts one. Thread-safe; shutdown() runs what is
 /// queued, then joins every thread.
 class GrowingTaskQueue final : public httplib::TaskQueue {
  public:
@@ -26,7 +26,13 @@ class GrowingTaskQueue final : public httplib::TaskQueue {
   void enqueue(std::function<void()> fn) override {
     std::lock_guard lock(mu_);
     jobs_.push_back(std::move(fn));
-    if (idle_ == 0 && threads_.size() < max_threads_) threads_.emplace_back([this] { work(); });
+    // More queued jobs than threads about to take one (idle, or started and not yet waiting):
+    // start another. (Testing idle_ == 0 alone is wrong: a burst enqueued before the idle
+    // threads wake would all wait for them.)
+    if (jobs_.size() > idle_ + starting_ && threads_.size() < max_threads_) {
+      ++starting_;
+      threads_.emplace_back([this] { work(); });
+    }
     cv_.notify_one();
   }
   void shutdown() override {
@@ -43,10 +49,13 @@ class GrowingTaskQueue final : public httplib::TaskQueue {
 
  private:
   void work() {
+    bool first = true;
     for (;;) {
       std::function<void()> fn;
       {
         std::unique_lock lock(mu_);
+        if (first) --starting_;
+        first = false;
         ++idle_;
         cv_.wait(lock, [&] { return stop_ || !jobs_.empty(); });
         --idle_;
@@ -63,7 +72,8 @@ class GrowingTaskQueue final : public httplib::TaskQueue {
   std::condition_variable cv_;
   std::deque<std::function<void()>> jobs_;
   std::vector<std::thread> threads_;
-  std::size_t idle_ = 0;
+  std::size_t idle_ = 0;      // threads waiting for a job
+  std::size_t starting_ = 0;  // threads started that have not waited yet
   bool stop_ = false;
 };
 
