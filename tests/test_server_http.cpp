@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <condition_variable>
 #include <kvsched/serve/http_server.hpp>
 
 #include "server_test_util.hpp"
@@ -252,4 +253,27 @@ TEST_CASE("server http: a port in use and a port out of range are errors", "[ser
   CHECK_THROWS_AS(second.bind("127.0.0.1", h.port), std::runtime_error);
   CHECK_THROWS_AS(second.bind("127.0.0.1", 99999), std::invalid_argument);
   engine->stop();
+}
+
+TEST_CASE("server http: the task queue starts threads for a burst even while some are idle", "[server][http]") {
+  GrowingTaskQueue q(16);
+  std::mutex mu;
+  std::condition_variable cv;
+  int running = 0, done = 0;
+  q.enqueue([&] { std::lock_guard l(mu); ++done; cv.notify_all(); });
+  {
+    std::unique_lock l(mu);
+    REQUIRE(cv.wait_for(l, std::chrono::seconds(10), [&] { return done == 1; }));  // one thread, now idle
+  }
+  bool all_together = false;
+  for (int i = 0; i < 6; ++i)
+    q.enqueue([&] {  // each job waits until all 6 run at once: needs 6 threads
+      std::unique_lock l(mu);
+      ++running;
+      cv.notify_all();
+      if (cv.wait_for(l, std::chrono::seconds(10), [&] { return running == 6; })) all_together = true;
+    });
+  q.shutdown();
+  CHECK(all_together);
+  CHECK(q.num_threads() >= 6);
 }
