@@ -39,6 +39,11 @@ struct LlamaConfig {
     std::int32_t original_max_position_embeddings = 8192;
   };
   std::optional<Llama3RopeScaling> rope_scaling{};
+  /// Not a config.json key: rounds RoPE's inverse frequencies to this dtype (then computes in
+  /// fp32), reproducing a transformers model moved with `.to(torch.float16 / bfloat16)` and back,
+  /// which rounds the rotary embedding's inv_freq buffer too. kF32 (default) = no rounding, as a
+  /// model built in fp32 (and vLLM's fp32 cos/sin cache) has them.
+  KvDtype rope_inv_freq_dtype = KvDtype::kF32;
 
   /// Elements per attention head: head_dim, or hidden_size / num_attention_heads.
   [[nodiscard]] std::int32_t resolved_head_dim() const { return head_dim > 0 ? head_dim : hidden_size / num_attention_heads; }
@@ -106,8 +111,9 @@ struct LlamaConfig {
 /// Required keys: hidden_size, intermediate_size, num_hidden_layers, num_attention_heads,
 /// vocab_size; the others default as in transformers (num_key_value_heads = num_attention_heads).
 /// model_type, when present, must be "llama" (or a Llama-compatible "mistral" without sliding
-/// window); attention_bias / mlp_bias true and rope_scaling other than "llama3" (or null) are
-/// rejected, since the forward pass does not implement them.
+/// window); attention_bias / mlp_bias true, hidden_act other than "silu" and a RoPE type other
+/// than "default" / "llama3" (rope_scaling of transformers 4, rope_parameters of transformers 5)
+/// are rejected, since the forward pass does not implement them.
 /// Throws std::invalid_argument "<where>: <key>: <why>".
 [[nodiscard]] inline LlamaConfig parse_llama_config(const nlohmann::json& j, const std::string& where = "config.json") {
   auto bad = [&](const std::string& key, const std::string& why) -> void { throw std::invalid_argument(where + ": " + key + ": " + why); };
@@ -165,27 +171,38 @@ struct LlamaConfig {
     if (on) bad(key, "biases are not implemented (expected false)");
   }
   if (j.contains("hidden_act") && j["hidden_act"] != "silu") bad("hidden_act", "only \"silu\" is implemented, got " + j["hidden_act"].dump());
-  if (j.contains("rope_scaling") && !j["rope_scaling"].is_null()) {
-    const auto& rs = j["rope_scaling"];
-    if (!rs.is_object()) bad("rope_scaling", "expected an object or null");
-    const std::string type = rs.value("rope_type", rs.value("type", std::string{}));
+  // RoPE parameters: transformers < 5 writes rope_scaling (null for plain RoPE) beside a flat
+  // rope_theta; transformers 5 writes rope_parameters {rope_theta, rope_type, ...}.
+  std::string rope_key;
+  for (const char* key : {"rope_parameters", "rope_scaling"})
+    if (rope_key.empty() && j.contains(key) && !j[key].is_null()) rope_key = key;
+  if (!rope_key.empty()) {
+    const auto& rs = j[rope_key];
+    if (!rs.is_object()) bad(rope_key, "expected an object or null");
+    if (rs.contains("rope_theta")) {
+      if (!rs["rope_theta"].is_number()) bad(rope_key + ".rope_theta", "expected a number");
+      c.rope_theta = rs["rope_theta"].get<double>();
+    }
+    const auto& type_v = rs.contains("rope_type") ? rs["rope_type"] : rs.contains("type") ? rs["type"] : nlohmann::json("default");
+    if (!type_v.is_string()) bad(rope_key + ".rope_type", "expected a string");
+    const std::string type = type_v.get<std::string>();
     if (type == "default") {
       // plain RoPE
     } else if (type == "llama3") {
       LlamaConfig::Llama3RopeScaling s;
       auto num = [&](const char* key, double& out) {
-        if (!rs.contains(key) || !rs[key].is_number()) bad(std::string("rope_scaling.") + key, "missing or not a number");
+        if (!rs.contains(key) || !rs[key].is_number()) bad(rope_key + "." + key, "missing or not a number");
         out = rs[key].get<double>();
       };
       num("factor", s.factor);
       num("low_freq_factor", s.low_freq_factor);
       num("high_freq_factor", s.high_freq_factor);
       if (!rs.contains("original_max_position_embeddings") || !rs["original_max_position_embeddings"].is_number_integer())
-        bad("rope_scaling.original_max_position_embeddings", "missing or not an integer");
+        bad(rope_key + ".original_max_position_embeddings", "missing or not an integer");
       s.original_max_position_embeddings = rs["original_max_position_embeddings"].get<std::int32_t>();
       c.rope_scaling = s;
     } else {
-      bad("rope_scaling", "type \"" + type + "\" is not implemented (expected null, \"default\" or \"llama3\")");
+      bad(rope_key, "rope type \"" + type + "\" is not implemented (expected \"default\" or \"llama3\")");
     }
   }
   c.validate(where);

@@ -17,7 +17,8 @@ namespace kvsched::model {
 /// Inverse frequencies of RoPE for one head of head_dim D: inv_freq[i] = theta^(-2i/D),
 /// i = 0..D/2-1, in fp32 as transformers computes them, then rescaled by the "llama3"
 /// rope_scaling when the config has it (low frequencies divided by `factor`, a smooth blend
-/// between low_freq_factor and high_freq_factor wavelengths).
+/// between low_freq_factor and high_freq_factor wavelengths), then rounded to
+/// config.rope_inv_freq_dtype when that is fp16 or bf16.
 class Rope {
  public:
   explicit Rope(const LlamaConfig& c) : half_(c.resolved_head_dim() / 2) {
@@ -40,6 +41,10 @@ class Rope {
         }
         f = static_cast<float>(g);
       }
+    }
+    for (auto& f : inv_freq_) {
+      if (c.rope_inv_freq_dtype == KvDtype::kF16) f = static_cast<float>(Eigen::half(f));
+      if (c.rope_inv_freq_dtype == KvDtype::kBF16) f = static_cast<float>(Eigen::bfloat16(f));
     }
   }
 
