@@ -3,7 +3,12 @@
 // interrupts a request).
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
+#include <filesystem>
+
 #include "server_test_util.hpp"
+#include "source_dir.hpp"
 
 using namespace kvsched;
 using namespace kvsched::serve;
@@ -122,4 +127,36 @@ TEST_CASE("server engine: a seeded sample is reproducible, batch or not", "[serv
   const auto together = wait_closed(*engine->submit(a).stream).text;
   for (const auto& c : crowd) (void)wait_closed(*c.stream);
   CHECK(alone == together);
+}
+
+TEST_CASE("server engine: a Hugging Face folder with tokenizer.json is served through its BPE tokenizer", "[server][engine][model]") {
+  namespace fs = std::filesystem;
+  const fs::path fx = test::source_dir() / "tests" / "fixtures";
+  const fs::path dir = fs::temp_directory_path() / ("kvsched_server_bpe_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  for (const char* f : {"config.json", "model.safetensors"}) fs::copy_file(fx / "llama_tiny" / f, dir / f, fs::copy_options::overwrite_existing);
+  fs::copy_file(fx / "bpe_tiny" / "tokenizer.json", dir / "tokenizer.json", fs::copy_options::overwrite_existing);
+  auto m = ModelExecutor::from_dir(dir.string());
+  const auto vocab = m.config().vocab_size;
+  ModelTokenizer tok = ModelTokenizer::for_dir(dir.string(), vocab);
+  CHECK(tok.is_bpe());
+  const auto ids = tok.encode("hello hello world");
+  CHECK(ids.front() == 1);                           // config.json bos_token_id
+  CHECK(ids.size() < std::string("hello hello world").size());  // merged pieces, not bytes
+  CHECK(tok.eos() == 2);
+  EngineConfig e;
+  e.num_device_blocks = 64;
+  e.num_host_blocks = 64;
+  e.max_model_len = 256;
+  auto exec = std::make_unique<ModelExecutor>(std::move(m), "fixture", e.block_size, 64, 64, 256, std::move(tok));
+  const std::vector<std::int32_t> prompt = exec->encode("hello world");
+  LatencyCoeffs c;
+  c.cpu_overhead_s = 0.001;
+  ServingEngine engine(make_scheduler("vllm_v1", e, LatencyModel(c)), std::move(exec));
+  Submission s = sub(prompt, 12);
+  s.ignore_eos = false;
+  const auto snap = wait_closed(*engine.submit(s).stream);
+  CHECK((snap.finish == FinishReason::kLength || snap.finish == FinishReason::kStop));
+  CHECK(snap.completion_tokens >= 1);
+  fs::remove_all(dir);
 }

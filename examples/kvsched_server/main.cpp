@@ -98,8 +98,10 @@ int run(const Options& o) {
       name = o.model_dir.empty() ? "random-tiny-llama-seed" + std::to_string(o.seed)
                                  : std::filesystem::path(o.model_dir).lexically_normal().filename().string();
     if (name.empty()) name = o.model_dir;
+    auto tok = o.model_dir.empty() ? kvsched::serve::ModelTokenizer(m.config().vocab_size)
+                                   : kvsched::serve::ModelTokenizer::for_dir(o.model_dir, m.config().vocab_size);
     auto me = std::make_unique<kvsched::serve::ModelExecutor>(std::move(m), name, e.block_size, e.num_device_blocks, e.num_host_blocks,
-                                                              o.max_model_len);
+                                                              o.max_model_len, std::move(tok));
     e.max_model_len = me->max_model_len();
     exec = std::move(me);
     // The latency model is what latency-aware policies read (ACCELGEN, CacheOPT estimators);

@@ -5,7 +5,10 @@
 // tables) and samples one token per sequence that completes (serve/sampler.hpp).
 #pragma once
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <utility>
@@ -14,13 +17,67 @@
 #include "kvsched/backend/cpu_backend.hpp"
 #include "kvsched/model/llama_model.hpp"
 #include "kvsched/model/llama_weights.hpp"
+#include "kvsched/model/bpe_tokenizer.hpp"
 #include "kvsched/model/tokenizer.hpp"
 #include "kvsched/serve/executor.hpp"
 
 namespace kvsched::serve {
 
-/// The model executor. Tokenizer: kvsched::model::ByteTokenizer (one token per byte, <bos>
-/// prepended to every prompt, <eos> = 257). The KV pools are sized by the scheduler's
+/// The text side of a served model: a Hugging Face byte-level BPE tokenizer.json
+/// (model::BpeTokenizer) with the model's bos/eos ids from config.json, or else
+/// model::ByteTokenizer (one token per byte, <bos> 256, <eos> 257).
+class ModelTokenizer {
+ public:
+  /// The byte tokenizer for a model of `vocab_size` tokens (>= 258, else std::invalid_argument).
+  explicit ModelTokenizer(std::int32_t vocab_size) : bytes_(vocab_size), bos_(model::ByteTokenizer::kBos), eos_(model::ByteTokenizer::kEos) {}
+  /// dir/tokenizer.json when present (bos_token_id / eos_token_id from dir/config.json, an
+  /// integer, the first of a list, or null), else the byte tokenizer. Throws
+  /// std::invalid_argument naming the file.
+  [[nodiscard]] static ModelTokenizer for_dir(const std::string& dir, std::int32_t vocab_size) {
+    namespace fs = std::filesystem;
+    const fs::path tj = fs::path(dir) / "tokenizer.json";
+    if (!fs::exists(tj)) return ModelTokenizer(vocab_size);
+    ModelTokenizer t(std::max(vocab_size, model::ByteTokenizer::kVocab));
+    t.bpe_.emplace(tj.string());
+    if (t.bpe_->vocab_size() > vocab_size)
+      throw std::invalid_argument(tj.string() + ": " + std::to_string(t.bpe_->vocab_size()) + " tokens, the model has " +
+                                  std::to_string(vocab_size));
+    t.bos_ = t.eos_ = std::nullopt;
+    std::ifstream in(fs::path(dir) / "config.json");
+    const nlohmann::json c = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+    auto id = [&](const char* key) -> std::optional<std::int32_t> {
+      if (!c.is_object() || !c.contains(key)) return std::nullopt;
+      const auto& v = c[key].is_array() && !c[key].empty() ? c[key][0] : c[key];
+      if (v.is_number_integer()) return v.get<std::int32_t>();
+      return std::nullopt;
+    };
+    t.bos_ = id("bos_token_id");
+    t.eos_ = id("eos_token_id");
+    return t;
+  }
+  [[nodiscard]] bool is_bpe() const { return bpe_.has_value(); }
+  [[nodiscard]] std::vector<std::int32_t> encode(std::string_view text) const {
+    if (!bpe_) return bytes_.encode(text, true);
+    std::vector<std::int32_t> ids;
+    if (bos_) ids.push_back(*bos_);
+    const auto body = bpe_->encode(text);
+    ids.insert(ids.end(), body.begin(), body.end());
+    return ids;
+  }
+  /// Bytes of one token; specials decode to nothing.
+  [[nodiscard]] std::string decode(std::int32_t token) const {
+    return bpe_ ? bpe_->decode({token}, /*skip_special=*/true) : bytes_.decode({token});
+  }
+  [[nodiscard]] std::optional<std::int32_t> eos() const { return eos_; }
+
+ private:
+  model::ByteTokenizer bytes_;
+  std::optional<model::BpeTokenizer> bpe_;
+  std::optional<std::int32_t> bos_, eos_;
+};
+
+/// The model executor. Tokenizer: a ModelTokenizer (bytes unless the model folder has a
+/// tokenizer.json; <bos> prepended to every prompt). The KV pools are sized by the scheduler's
 /// EngineConfig (num_device_blocks, num_host_blocks, block_size): the same numbers must
 /// build both.
 class ModelExecutor final : public Executor {
@@ -29,8 +86,9 @@ class ModelExecutor final : public Executor {
   /// also cut to the device pool (device_blocks x block_size). Throws std::invalid_argument
   /// for a model whose vocabulary cannot hold the byte tokenizer, or a bad pool size.
   ModelExecutor(model::LlamaModel m, std::string name, std::int32_t block_size, std::int32_t device_blocks, std::int32_t host_blocks,
-                std::int32_t max_model_len = 0, KvDtype dtype = KvDtype::kF32)
-      : model_(std::move(m)), name_(std::move(name)), tok_(model_.config().vocab_size),
+                std::int32_t max_model_len = 0, std::optional<ModelTokenizer> tokenizer = std::nullopt, KvDtype dtype = KvDtype::kF32)
+      : model_(std::move(m)), name_(std::move(name)),
+        tok_(tokenizer ? std::move(*tokenizer) : ModelTokenizer(model_.config().vocab_size)),
         backend_(model_.kv_shape(block_size, dtype), device_blocks, host_blocks) {
     max_len_ = model_.config().max_position_embeddings;
     if (max_model_len > 0) max_len_ = std::min(max_len_, max_model_len);
@@ -57,13 +115,15 @@ class ModelExecutor final : public Executor {
     const auto& c = model_.config();
     return "Llama " + name_ + " on the CPU backend (" + std::to_string(c.num_hidden_layers) + " layers, hidden " +
            std::to_string(c.hidden_size) + ", " + std::to_string(c.num_attention_heads) + " heads, " +
-           std::to_string(c.num_key_value_heads) + " KV heads, vocab " + std::to_string(c.vocab_size) + ")";
+           std::to_string(c.num_key_value_heads) + " KV heads, vocab " + std::to_string(c.vocab_size) + ", " +
+           (tok_.is_bpe() ? "tokenizer.json" : "byte tokenizer") + ")";
   }
   [[nodiscard]] std::int32_t max_model_len() const override { return max_len_; }
   [[nodiscard]] std::int32_t vocab_size() const override { return model_.config().vocab_size; }
-  [[nodiscard]] std::vector<std::int32_t> encode(std::string_view text) const override { return tok_.encode(text, true); }
-  [[nodiscard]] std::string decode(std::int32_t token) const override { return tok_.decode({token}); }
-  [[nodiscard]] std::optional<std::int32_t> eos_token() const override { return tok_.eos_id(); }
+  [[nodiscard]] std::vector<std::int32_t> encode(std::string_view text) const override { return tok_.encode(text); }
+  [[nodiscard]] std::string decode(std::int32_t token) const override { return tok_.decode(token); }
+  [[nodiscard]] std::optional<std::int32_t> eos_token() const override { return tok_.eos(); }
+  [[nodiscard]] const ModelTokenizer& tokenizer() const { return tok_; }
 
   std::vector<std::int32_t> execute(const StepBatch& batch) override {
     backend_.apply(*batch.plan);
@@ -86,7 +146,7 @@ class ModelExecutor final : public Executor {
  private:
   model::LlamaModel model_;
   std::string name_;
-  model::ByteTokenizer tok_;
+  ModelTokenizer tok_;
   CpuBackend backend_;
   std::int32_t max_len_ = 0;
 };
