@@ -2,6 +2,8 @@
 """Throughput of a running kvsched-server, measured through its HTTP API (bench/README.md):
 decode tokens/s at batch 1 and at batch B (B concurrent streams, counted while all B decode),
 and prefill tokens/s (a long prompt, max_tokens 1: prompt tokens / time to first token).
+With --pid, also per CPU second of the server process (all its threads: engine and HTTP), which
+a busy machine disturbs less than wall time.
 Standard library only; loopback addresses only.
 
   python3 scripts/server_throughput.py --url http://127.0.0.1:8000 --batch 32
@@ -9,6 +11,7 @@ Standard library only; loopback addresses only.
 import argparse
 import http.client
 import json
+import os
 import statistics
 import sys
 import threading
@@ -43,8 +46,21 @@ def stream(url, prompt_len, max_tokens, seed):
     return t0, times
 
 
-def decode_rate(url, batch, prompt_len, max_tokens):
+def cpu_s(pid):
+    """User + system CPU seconds of process `pid` so far (/proc/PID/stat), or None."""
+    if not pid:
+        return None
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+CPU = []  # (tokens, server CPU seconds) of the last measurement
+
+
+def decode_rate(url, batch, prompt_len, max_tokens, pid=None):
     """Output tokens/s over the window in which every one of `batch` streams is decoding."""
+    c0 = cpu_s(pid)
     results = [None] * batch
 
     def one(i):
@@ -55,6 +71,8 @@ def decode_rate(url, batch, prompt_len, max_tokens):
         t.start()
     for t in ts:
         t.join()
+    if pid:
+        CPU.append((sum(len(r[1]) for r in results), cpu_s(pid) - c0))
     lo = max(r[1][0] for r in results)   # all have their first token
     hi = min(r[1][-1] for r in results)  # none has finished
     n = sum(sum(1 for x in r[1] if lo < x <= hi) for r in results)
@@ -69,23 +87,34 @@ def main(argv=None):
     ap.add_argument("--prompt", type=int, default=16, help="prompt tokens of the decode streams")
     ap.add_argument("--prefill-prompt", type=int, default=1024, help="prompt tokens of the prefill probe")
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--pid", type=int, help="the server's pid: also report tokens per CPU second of the server process")
     a = ap.parse_args(argv)
     check_loopback(a.url)
     if not 1 <= a.batch <= 512:
         sys.exit("server_throughput: error: --batch must be in 1..512")
     stream(a.url, 8, 4, 0)  # warm-up
-    r1 = [decode_rate(a.url, 1, a.prompt, a.decode_tokens) for _ in range(a.reps)]
-    rB = [decode_rate(a.url, a.batch, a.prompt, a.decode_tokens) for _ in range(a.reps)]
+    r1 = [decode_rate(a.url, 1, a.prompt, a.decode_tokens, a.pid) for _ in range(a.reps)]
+    c1, CPU[:] = list(CPU), []
+    rB = [decode_rate(a.url, a.batch, a.prompt, a.decode_tokens, a.pid) for _ in range(a.reps)]
+    cB, CPU[:] = list(CPU), []
     print("decode tok/s per rep: batch 1", [round(x, 1) for x in r1], f"batch {a.batch}", [round(x, 1) for x in rB], file=sys.stderr)
     d1, dB = statistics.median(r1), statistics.median(rB)
-    pf = []
+    pf, cp = [], []
     for r in range(a.reps):
+        c0 = cpu_s(a.pid)
         t0, times = stream(a.url, a.prefill_prompt, 1, 1000 + r)
         pf.append(a.prefill_prompt / (times[0] - t0))
+        if a.pid:
+            cp.append(a.prefill_prompt / (cpu_s(a.pid) - c0))
     print("prefill tok/s per rep", [round(x, 1) for x in pf], file=sys.stderr)
     p = statistics.median(pf)
-    print(json.dumps({"decode_tok_s_batch1": round(d1, 1), f"decode_tok_s_batch{a.batch}": round(dB, 1),
-                      f"prefill_tok_s_prompt{a.prefill_prompt}": round(p, 1)}))
+    out = {"decode_tok_s_batch1": round(d1, 1), f"decode_tok_s_batch{a.batch}": round(dB, 1),
+           f"prefill_tok_s_prompt{a.prefill_prompt}": round(p, 1)}
+    if a.pid:  # per CPU second of the server process (all its threads), medians over reps
+        out["per_server_cpu_s"] = {"decode_batch1": round(statistics.median(t / c for t, c in c1 if c > 0), 1),
+                                   f"decode_batch{a.batch}": round(statistics.median(t / c for t, c in cB if c > 0), 1),
+                                   "prefill": round(statistics.median(cp), 1) if cp else None}
+    print(json.dumps(out))
 
 
 if __name__ == "__main__":
