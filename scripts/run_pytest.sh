@@ -5,7 +5,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 venv=${VENV_DIR:-$root/.venv}
-if [[ $# -ge 1 && -x "$1" ]]; then export KVSCHED_SERVER_EXE="$1"; shift; fi
+if [[ $# -ge 1 && -x "$1" ]]; then KVSCHED_SERVER_EXE="$(realpath "$1")"; export KVSCHED_SERVER_EXE; shift; fi
 if [[ ! -x "$venv/bin/python" ]] || ! "$venv/bin/python" -c "import openai, pytest" 2>/dev/null; then
   echo "SKIPPED: no Python venv with openai and pytest at $venv; create it with scripts/setup_pyenv.sh"
   exit 77
