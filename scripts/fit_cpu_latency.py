@@ -72,15 +72,18 @@ def main(argv=None):
     # Every key is written: kvsched-sim --latency-json overlays the file on its GPU fit, so a
     # key left out would keep a GPU value.
     coeffs = {k: 0.0 for k in ("linear_base_s", "pivot_tokens", "prefill_attn_s_per_chunk", "prefill_attn_s_per_token",
-                                "prefill_attn_s_per_sq_token", "decode_attn_base_s", "decode_attn_s_per_seq")}
+                                "prefill_attn_s_per_sq_token", "decode_attn_base_s", "decode_attn_s_per_seq",
+                                "prefill_attn_s_per_kv_token")}
+    coeffs["linear_table"] = []               # no profile table: the linear fit
+    coeffs["cpu_overhead_mode"] = "serial"    # the server's loop is synchronous: schedule, then execute
     coeffs.update({k: float(v) for k, v in zip(TERMS, c)})
     coeffs.update({"kv_bytes_per_token": a.kv_bytes_per_token, "swap_bytes_per_s": a.swap_bytes_per_s, "swap_latency_s": 0.0})
     with open(a.output, "w") as f:
         json.dump(coeffs, f, indent=1)
     print(f"fit_cpu_latency: {len(y)} iterations; held-out: median |error| {100 * np.median(rel):.1f}%, "
           f"p90 {100 * np.percentile(rel, 90):.1f}%, error of the summed time {100 * total_err:.1f}%")
-    for k, v in coeffs.items():
-        print(f"  {k} = {v:.4g}")
+    for k in TERMS:
+        print(f"  {k} = {coeffs[k]:.4g}")
 
 
 if __name__ == "__main__":
