@@ -3,7 +3,8 @@
 # Every dependency is a Debian package; the CUDA toolkit is optional (KVSCHED_CUDA).
 set -euo pipefail
 pkgs=(build-essential cmake catch2 libbenchmark-dev libeigen3-dev libcli11-dev
-      nlohmann-json3-dev libfmt-dev libcpp-httplib-dev libtomlplusplus-dev pkg-config python3 python3-dev python3-venv python3-matplotlib)
+      nlohmann-json3-dev libfmt-dev libcpp-httplib-dev libtomlplusplus-dev pkg-config python3 python3-dev python3-venv
+      python3-matplotlib curl)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -1,149 +1,252 @@
-// kvsched/serve/http_routes.hpp: the minimal server's HTTP API over a ServingEngine
-// (cpp-httplib + nlohmann-json; link both where this header is used).
-//
-//   POST /v1/completions {"prompt_tokens": N | "prompt": "text", "max_tokens": M,
-//                         "stream": bool, "slo": {"ttft_s": s, "tbt_s": s}}
-//        stream=false -> {"id", "state", "num_tokens", "ttft_s", "e2e_s", "token_times_s"}
-//        stream=true  -> server-sent events, one `data: {"id","index","time_s"}` per token,
-//                        then `data: {"id","state","reason"}` and `data: [DONE]`
-//   GET  /v1/stats   -> ServingStats as JSON
-//   GET  /health     -> "ok"
-// Bad input -> 400 {"error": "...field..."}; a request the scheduler rejects -> 422 with the
-// reason (or a final event when streaming). A client that disconnects mid-stream has its
-// request aborted, and its KV cache blocks are freed.
+// kvsched/serve/http_routes.hpp: the server's OpenAI-compatible HTTP API over a ServingEngine
+// (cpp-httplib + nlohmann-json + fmt; link them where this header is used).
+//   POST /v1/completions, /v1/chat/completions   OpenAI's bodies; "stream": true answers with
+//        server-sent events (`data: {chunk}` ..., a usage chunk with stream_options.include_usage,
+//        `data: [DONE]`). Shapes: OpenAI API reference (Completions, Chat, "The chat
+//        completion chunk object"); vLLM 0.6 entrypoints/openai/serving_completion.py and
+//        serving_chat.py for what the server sends when.
+//   GET  /v1/models   {"object": "list", "data": [{"id", "object": "model", "max_model_len", ...}]}
+//   GET  /health      200 "ok"
+//   GET  /metrics     Prometheus text (serve/metrics.hpp)
+// Errors: OpenAI's body {"error": {"message", "type", "param", "code"}} with 400 (bad input,
+// prompt + max_tokens beyond the context), 404 (unknown route or model), 413 (body too big),
+// 429 (queue full), 503 (shutting down), 500 (anything else). A client that disconnects,
+// streaming or not, has its request aborted and its KV blocks freed.
 #pragma once
-#include <httplib.h>
+#include "kvsched/serve/httplib.hpp"
 
 #include <chrono>
+#include <ctime>
 #include <memory>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <string>
 
+#include "kvsched/serve/api_error.hpp"
+#include "kvsched/serve/completion_request.hpp"
+#include "kvsched/serve/connection_watch.hpp"
 #include "kvsched/serve/serving_engine.hpp"
 
 namespace kvsched::serve {
 
-/// Parses a /v1/completions body into a RequestSpec. Throws std::invalid_argument naming the
-/// field. "prompt" text counts one token per whitespace-separated word (a stand-in: there is
-/// no tokenizer without a model).
-[[nodiscard]] inline RequestSpec parse_completion_request(const std::string& body, bool* stream) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(body);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw std::invalid_argument(std::string("body: not valid JSON: ") + e.what());
-  }
-  if (!j.is_object()) throw std::invalid_argument("body: expected a JSON object");
-  RequestSpec spec;
-  if (j.contains("prompt_tokens")) {
-    if (!j["prompt_tokens"].is_number_integer() || j["prompt_tokens"].get<std::int64_t>() < 1)
-      throw std::invalid_argument("prompt_tokens: expected an integer >= 1");
-    spec.prompt_tokens = static_cast<std::int32_t>(std::min<std::int64_t>(j["prompt_tokens"].get<std::int64_t>(), 1 << 30));
-  } else if (j.contains("prompt")) {
-    if (!j["prompt"].is_string()) throw std::invalid_argument("prompt: expected a string");
-    std::istringstream words(j["prompt"].get<std::string>());
-    std::string w;
-    while (words >> w) ++spec.prompt_tokens;
-    if (spec.prompt_tokens < 1) throw std::invalid_argument("prompt: empty");
-  } else {
-    throw std::invalid_argument("prompt_tokens: missing (or give \"prompt\")");
-  }
-  if (!j.contains("max_tokens") || !j["max_tokens"].is_number_integer() || j["max_tokens"].get<std::int64_t>() < 1)
-    throw std::invalid_argument("max_tokens: expected an integer >= 1");
-  spec.max_tokens = static_cast<std::int32_t>(std::min<std::int64_t>(j["max_tokens"].get<std::int64_t>(), 1 << 30));
-  spec.oracle_output_tokens = spec.max_tokens;
-  *stream = j.value("stream", false);
-  if (j.contains("slo")) {
-    const auto& slo = j["slo"];
-    if (!slo.is_object()) throw std::invalid_argument("slo: expected an object");
-    for (const char* k : {"ttft_s", "tbt_s"})
-      if (slo.contains(k) && !slo[k].is_number()) throw std::invalid_argument(std::string("slo.") + k + ": expected a number");
-    spec.slo.ttft_s = slo.value("ttft_s", 0.0);
-    spec.slo.tbt_s = slo.value("tbt_s", 0.0);
-  }
-  return spec;
+/// How the routes behave.
+struct RouteOptions {
+  std::int32_t default_max_tokens = 16;          // when a request gives no max_tokens (OpenAI's default for completions)
+  std::chrono::milliseconds poll{100};           // how often a waiting handler checks its client
+  ConnectionWatch* watch = nullptr;              // marks connections busy while a completion runs (optional)
+};
+
+/// JSON text with invalid UTF-8 (e.g. a random model's bytes) replaced by U+FFFD.
+[[nodiscard]] inline std::string dump_json(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-/// Registers the routes on `server`; `engine` must outlive it.
-inline void add_routes(httplib::Server& server, ServingEngine& engine) {
+/// Writes an ApiError as the response.
+inline void send_error(httplib::Response& res, const ApiError& e) {
+  res.status = e.status();
+  res.set_content(dump_json(e.body()), "application/json");
+}
+
+/// A request checked against the served model and turned into an engine submission.
+/// Throws ApiError: 404 for another model, 400 for an empty prompt, token ids outside the
+/// vocabulary, or prompt + max_tokens beyond the context (vLLM's message).
+[[nodiscard]] inline Submission make_submission(const CompletionRequest& r, const Executor& exec, std::int32_t default_max_tokens) {
+  if (!r.model.empty() && r.model != exec.model_name())
+    throw ApiError(404, "The model `" + r.model + "` does not exist.", "model", "NotFoundError", "model_not_found");
+  Submission s;
+  s.prompt = r.prompt_ids ? *r.prompt_ids : exec.encode(r.prompt_text);
+  const char* prompt_param = r.chat ? "messages" : "prompt";
+  if (s.prompt.empty()) throw bad_request(prompt_param, std::string(prompt_param) + ": empty");
+  for (const std::int32_t t : s.prompt)
+    if (t >= exec.vocab_size())
+      throw bad_request(prompt_param, "prompt: token id " + std::to_string(t) + " outside the vocabulary of " +
+                                          std::to_string(exec.vocab_size()));
+  const auto len = static_cast<std::int64_t>(s.prompt.size());
+  const std::int64_t ctx = exec.max_model_len();
+  if (len >= ctx)
+    throw bad_request(prompt_param, "This model's maximum context length is " + std::to_string(ctx) + " tokens. However, you requested " +
+                                        std::to_string(len) + " tokens in the prompt, leaving none for the completion.");
+  if (r.max_tokens && len + *r.max_tokens > ctx)
+    throw bad_request(r.chat ? "max_completion_tokens" : "max_tokens",
+                      "This model's maximum context length is " + std::to_string(ctx) + " tokens. However, you requested " +
+                          std::to_string(len + *r.max_tokens) + " tokens (" + std::to_string(len) + " in the prompt, " +
+                          std::to_string(*r.max_tokens) + " for the completion). Please reduce the prompt or max_tokens.");
+  s.max_tokens = r.max_tokens ? *r.max_tokens : static_cast<std::int32_t>(std::min<std::int64_t>(default_max_tokens, ctx - len));
+  s.sampling = r.sampling;
+  s.stop = r.stop;
+  s.ignore_eos = r.ignore_eos;
+  s.slo = r.slo;
+  return s;
+}
+
+namespace detail {
+inline std::int64_t unix_now() { return static_cast<std::int64_t>(std::time(nullptr)); }
+
+/// The ApiError of a stream that ended in abort or error (non-streaming answer).
+inline ApiError end_error(const TokenStream::Snapshot& s) {
+  if (s.finish == FinishReason::kAbort && s.error.find("shutting down") != std::string::npos)
+    return ApiError(503, "request aborted: " + s.error);
+  if (s.finish == FinishReason::kError && s.error.find("executor failed") == std::string::npos)
+    return ApiError(400, "request rejected: " + s.error);  // the scheduler can never grant it
+  return ApiError(500, "request ended: " + (s.error.empty() ? std::string("aborted") : s.error));
+}
+
+/// Marks a connection busy for the ConnectionWatch while it lives.
+struct BusyMark {
+  ConnectionWatch* watch;
+  Endpoint peer;
+  BusyMark(ConnectionWatch* w, Endpoint p) : watch(w), peer(std::move(p)) { if (watch) watch->enter(peer); }
+  ~BusyMark() { if (watch) watch->leave(peer); }
+  BusyMark(const BusyMark&) = delete;
+  BusyMark& operator=(const BusyMark&) = delete;
+};
+
+inline nlohmann::json usage_json(const TokenStream& t, std::int32_t completion) {
+  return {{"prompt_tokens", t.prompt_tokens()}, {"completion_tokens", completion}, {"total_tokens", t.prompt_tokens() + completion}};
+}
+
+/// Serves one parsed completion request (streaming or not).
+inline void serve_completion(const httplib::Request& req, httplib::Response& res, ServingEngine& engine, const RouteOptions& opt,
+                             const CompletionRequest& r) {
   using nlohmann::json;
-  server.Get("/health", [](const httplib::Request&, httplib::Response& res) { res.set_content("ok", "text/plain"); });
-  server.Get("/v1/stats", [&engine](const httplib::Request&, httplib::Response& res) {
-    const ServingStats s = engine.stats();
-    const json j = {{"submitted", s.submitted}, {"finished", s.finished}, {"aborted", s.aborted},
-                    {"rejected", s.rejected}, {"iterations", s.iterations}, {"tokens", s.tokens},
-                    {"preemptions_recompute", s.preemptions_recompute}, {"preemptions_swap", s.preemptions_swap},
-                    {"running", s.running}};
-    res.set_content(j.dump(), "application/json");
-  });
-  server.Post("/v1/completions", [&engine](const httplib::Request& req, httplib::Response& res) {
-    bool stream = false;
-    RequestSpec spec;
-    try {
-      spec = parse_completion_request(req.body, &stream);
-    } catch (const std::invalid_argument& e) {
-      res.status = 400;
-      res.set_content(json{{"error", e.what()}}.dump(), "application/json");
-      return;
-    }
-    RequestId id = 0;
-    std::shared_ptr<TokenStream> tokens = engine.submit(spec, &id);
-    if (!tokens) {
-      res.status = 503;
-      res.set_content(json{{"error", "server is stopping"}}.dump(), "application/json");
-      return;
-    }
-    const double arrival = engine.now_s();
-    if (!stream) {
-      std::size_t n = 0;
-      json times = json::array();
-      for (;;) {
-        for (const auto& t : tokens->wait_from(n, std::chrono::milliseconds(100))) times.push_back(t.time_s);
-        n = times.size();
-        if (tokens->closed() && tokens->size() == n) break;
-      }
-      if (tokens->state() == RequestState::kRejected) {
-        res.status = 422;
-        res.set_content(json{{"id", id}, {"error", tokens->reason()}}.dump(), "application/json");
+  const Submission sub = make_submission(r, engine.executor(), opt.default_max_tokens);
+  auto busy = std::make_shared<BusyMark>(opt.watch, Endpoint{req.remote_addr, req.remote_port});
+  const Submitted s = engine.submit(sub);
+  const int fd = find_connection_fd({req.local_addr, req.local_port}, {req.remote_addr, req.remote_port});
+  const std::string id = (r.chat ? "chatcmpl-" : "cmpl-") + std::to_string(s.id);
+  const std::string model = engine.executor().model_name();
+  const std::int64_t created = unix_now();
+  if (!r.stream) {
+    TokenStream::Snapshot snap;
+    for (;;) {
+      snap = s.stream->wait_for(snap.version, opt.poll);
+      if (snap.closed) break;
+      if (fd >= 0 && peer_closed(fd)) {
+        engine.cancel(s.id);
+        res.status = 499;  // nginx's "client closed request"; nobody reads it
         return;
       }
-      json out = {{"id", id}, {"state", to_string(tokens->state())}, {"num_tokens", n}, {"token_times_s", times}};
-      if (n > 0) {
-        out["ttft_s"] = times.front().get<double>() - arrival;
-        out["e2e_s"] = times.back().get<double>() - arrival;
-      }
-      res.set_content(out.dump(), "application/json");
-      return;
     }
-    res.set_chunked_content_provider(
-        "text/event-stream",
-        [&engine, tokens, id, next = std::size_t{0}](std::size_t, httplib::DataSink& sink) mutable {
-          for (const auto& t : tokens->wait_from(next, std::chrono::milliseconds(100))) {
-            const std::string ev = "data: " + json{{"id", id}, {"index", t.index}, {"time_s", t.time_s}}.dump() + "\n\n";
-            if (!sink.is_writable() || !sink.write(ev.data(), ev.size())) {
-              engine.cancel(id);  // the client went away: free its KV cache
-              return false;
-            }
-            ++next;
+    if (snap.finish != FinishReason::kStop && snap.finish != FinishReason::kLength) throw end_error(snap);
+    json choice = {{"index", 0}, {"logprobs", nullptr}, {"finish_reason", to_string(snap.finish)}};
+    if (r.chat) choice["message"] = {{"role", "assistant"}, {"content", snap.text}};
+    else choice["text"] = snap.text;
+    const json out = {{"id", id}, {"object", r.chat ? "chat.completion" : "text_completion"}, {"created", created}, {"model", model},
+                      {"choices", json::array({choice})}, {"usage", usage_json(*s.stream, snap.completion_tokens)}};
+    res.set_content(dump_json(out), "application/json");
+    return;
+  }
+  res.set_header("Cache-Control", "no-cache");
+  struct State {
+    std::uint64_t seen = 0;
+    std::size_t sent = 0;
+    std::int32_t tokens = 0;
+    bool started = false;
+  };
+  auto chunk = [id, model, created, chat = r.chat, continuous = r.continuous_usage, stream = s.stream](
+                   const json& delta_or_text, const json& finish, std::int32_t tokens = 0) {
+    json c = {{"index", 0}, {"logprobs", nullptr}, {"finish_reason", finish}};
+    if (chat) c["delta"] = delta_or_text;
+    else c["text"] = delta_or_text;
+    json j = {{"id", id}, {"object", chat ? "chat.completion.chunk" : "text_completion"}, {"created", created},
+              {"model", model}, {"choices", json::array({c})}};
+    if (continuous) j["usage"] = usage_json(*stream, tokens);
+    return "data: " + dump_json(j) + "\n\n";
+  };
+  res.set_chunked_content_provider(
+      "text/event-stream",
+      [&engine, s, fd, opt, chunk, busy, id, model, created, chat = r.chat, include_usage = r.include_usage, continuous = r.continuous_usage,
+       st = State{}](std::size_t, httplib::DataSink& sink) mutable {
+        std::string out;
+        if (!st.started && chat) out += chunk(json{{"role", "assistant"}, {"content", ""}}, nullptr);
+        st.started = true;
+        const TokenStream::Snapshot snap = s.stream->wait_for(st.seen, opt.poll);
+        st.seen = snap.version;
+        if (snap.text.size() > st.sent || (continuous && snap.completion_tokens > st.tokens)) {
+          const std::string delta = snap.text.substr(st.sent);
+          out += chat ? chunk(json{{"content", delta}}, nullptr, snap.completion_tokens) : chunk(delta, nullptr, snap.completion_tokens);
+          st.sent = snap.text.size();
+          st.tokens = snap.completion_tokens;
+        }
+        if (snap.closed) {
+          if (snap.finish == FinishReason::kStop || snap.finish == FinishReason::kLength) {
+            out += chunk(chat ? json::object() : json(""), to_string(snap.finish), snap.completion_tokens);
+            if (include_usage)
+              out += "data: " + dump_json({{"id", id}, {"object", chat ? "chat.completion.chunk" : "text_completion"}, {"created", created},
+                                           {"model", model}, {"choices", json::array()}, {"usage", usage_json(*s.stream, snap.completion_tokens)}}) +
+                     "\n\n";
+          } else {
+            out += "data: " + dump_json(end_error(snap).body()) + "\n\n";
           }
-          if (tokens->closed() && tokens->size() == next) {
-            const std::string end = "data: " + json{{"id", id}, {"state", to_string(tokens->state())}, {"reason", tokens->reason()}}.dump() +
-                                    "\n\ndata: [DONE]\n\n";
-            sink.write(end.data(), end.size());
-            sink.done();
-            return true;
-          }
-          if (!sink.is_writable()) {
-            engine.cancel(id);
-            return false;
-          }
-          return true;
-        },
-        [&engine, tokens, id](bool success) {
-          if (!success && !tokens->closed()) engine.cancel(id);
-        });
+          out += "data: [DONE]\n\n";
+        }
+        if ((!out.empty() && !sink.write(out.data(), out.size())) || (fd >= 0 && peer_closed(fd))) {
+          engine.cancel(s.id);  // the client went away: abort, free its KV blocks
+          return false;
+        }
+        if (snap.closed) sink.done();
+        return true;
+      },
+      [&engine, s](bool success) {
+        if (!success && !s.stream->closed()) engine.cancel(s.id);
+      });
+}
+}  // namespace detail
+
+/// Registers every route, plus OpenAI-shaped error and exception handlers, on `server`.
+/// `engine` must outlive the server.
+inline void add_routes(httplib::Server& server, ServingEngine& engine, RouteOptions opt = {}) {
+  using nlohmann::json;
+  server.set_pre_routing_handler([opt](const httplib::Request& req, httplib::Response&) {
+    if (opt.watch) detail::BusyMark touch(opt.watch, {req.remote_addr, req.remote_port});  // a live request: not a slowloris
+    return httplib::Server::HandlerResponse::Unhandled;
   });
+  server.Get("/health", [](const httplib::Request&, httplib::Response& res) { res.set_content("ok", "text/plain"); });
+  server.Get("/metrics", [&engine](const httplib::Request&, httplib::Response& res) {
+    res.set_content(engine.metrics_text(), "text/plain; version=0.0.4; charset=utf-8");
+  });
+  const std::int64_t started = detail::unix_now();
+  server.Get("/v1/models", [&engine, started](const httplib::Request&, httplib::Response& res) {
+    const auto& ex = engine.executor();
+    const json m = {{"id", ex.model_name()}, {"object", "model"}, {"created", started}, {"owned_by", "kvsched"},
+                    {"root", ex.model_name()}, {"max_model_len", ex.max_model_len()}};
+    res.set_content(dump_json({{"object", "list"}, {"data", json::array({m})}}), "application/json");
+  });
+  server.Get("/v1/stats", [&engine](const httplib::Request&, httplib::Response& res) {
+    const ServingStats s = engine.stats();
+    const json j = {{"submitted", s.submitted}, {"finished", s.finished}, {"aborted", s.aborted}, {"rejected", s.rejected},
+                    {"errors", s.errors}, {"iterations", s.iterations}, {"tokens", s.tokens}, {"preemptions", s.preemptions},
+                    {"live", s.live}, {"free_blocks", s.free_blocks}, {"total_blocks", s.total_blocks}};
+    res.set_content(j.dump(), "application/json");
+  });
+  for (const bool chat : {false, true}) {
+    server.Post(chat ? "/v1/chat/completions" : "/v1/completions", [&engine, opt, chat](const httplib::Request& req, httplib::Response& res) {
+      try {
+        detail::serve_completion(req, res, engine, opt, parse_completion_request(req.body, chat));
+      } catch (const ApiError& e) {
+        send_error(res, e);
+      }
+    });
+  }
+  server.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+    std::string what = "unknown error";
+    try {
+      std::rethrow_exception(ep);
+    } catch (const ApiError& e) {
+      send_error(res, e);
+      return;
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    send_error(res, ApiError(500, "internal error: " + what));
+  });
+  server.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return httplib::Server::HandlerResponse::Handled;
+    if (res.status == 404) send_error(res, ApiError(404, "no route " + req.method + " " + req.path));
+    else if (res.status == 413) send_error(res, ApiError(413, "request body too large", "", "invalid_request_error"));
+    else send_error(res, ApiError(res.status, "HTTP error " + std::to_string(res.status)));
+    return httplib::Server::HandlerResponse::Handled;
+  }));
 }
 
 }  // namespace kvsched::serve
