@@ -68,7 +68,7 @@ struct ServingStats {
   std::int64_t iterations = 0, tokens = 0, preemptions = 0;
   std::int64_t live = 0;          // requests not yet closed
   std::int32_t free_blocks = 0;   // free device KV blocks after the last iteration
-  std::int32_t total_blocks = 0;  // device KV blocks
+  std::int32_t total_blocks = 0;  // device KV blocks requests can use (without vLLM v1's null block)
 };
 
 /// Owns the scheduler and the executor. Thread-safe.
@@ -78,7 +78,7 @@ class ServingEngine {
   /// KV pools (the server builds both from one EngineConfig).
   ServingEngine(std::unique_ptr<AnyScheduler> sched, std::unique_ptr<Executor> exec, EngineOptions opt = {})
       : sched_(std::move(sched)), exec_(std::move(exec)), opt_(opt), start_(std::chrono::steady_clock::now()),
-        total_blocks_(sched_->block_manager().num_device_blocks()), thread_([this] { loop(); }) {}
+        total_blocks_(usable_blocks(sched_->block_manager())), thread_([this] { loop(); }) {}
   ServingEngine(const ServingEngine&) = delete;
   ServingEngine& operator=(const ServingEngine&) = delete;
   ~ServingEngine() { stop(); }
@@ -359,7 +359,11 @@ class ServingEngine {
   std::unique_ptr<Executor> exec_;
   EngineOptions opt_;
   std::chrono::steady_clock::time_point start_;
-  std::int32_t total_blocks_;
+  std::int32_t total_blocks_;  // device blocks requests can use (vLLM v1's null block left out, as its get_usage does)
+
+  [[nodiscard]] static std::int32_t usable_blocks(const BlockManager& bm) {
+    return bm.num_device_blocks() - (bm.null_block() != kNoBlock ? 1 : 0);
+  }
   std::unordered_map<RequestId, Live> live_;  // engine thread only
   mutable std::mutex mu_;                     // guards everything below
   std::condition_variable cv_, idle_cv_;
