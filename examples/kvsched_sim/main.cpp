@@ -32,6 +32,8 @@
 #include "kvsched/sim/simulator.hpp"
 #include "kvsched/sim/slo_class.hpp"
 #include "kvsched/sim/workload_file.hpp"
+#include "cluster_runs.hpp"
+#include "cluster_table.hpp"
 #include "options.hpp"
 #include "plot.hpp"
 #include "progress_bar.hpp"
@@ -90,6 +92,20 @@ std::vector<std::string> resolve_policies(const Options& o) {
     }
   }
   return names;
+}
+
+/// Routers of --router, checked; --replicas must be >= 1.
+std::vector<RouterKind> resolve_routers(const Options& o) {
+  if (o.replicas < 1) throw UsageError("--replicas must be >= 1");
+  if (o.max_replicas < 1) throw UsageError("--max-replicas must be >= 1");
+  std::vector<RouterKind> out;
+  for (const auto& n : split_names(o.router)) {
+    const auto k = parse_router(n);
+    if (!k) throw UsageError("--router: unknown router '" + n + "'; known: round_robin, least_loaded, kv_aware, prefix_aware");
+    out.push_back(*k);
+  }
+  if (out.empty()) throw UsageError("--router: no router named");
+  return out;
 }
 
 BuildOptions build_options(const Options& o, std::int32_t max_model_len, bool default_run) {
@@ -224,6 +240,9 @@ nlohmann::json config_json(const Options& o, const Workload& w, const SimRequest
   j["num_requests"] = reqs.num_requests();
   j["first_arrival_s"] = reqs.first_arrival_s;
   j["last_arrival_s"] = reqs.last_arrival_s;
+  if (o.replicas > 1 || o.find_replicas) {
+    j["cluster"] = {{"replicas", o.replicas}, {"routers", split_names(o.router)}, {"max_replicas", o.max_replicas}};
+  }
   j["percentiles"] = "linear interpolation between closest ranks (Hyndman-Fan type 7, NumPy default)";
   return j;
 }
@@ -231,6 +250,7 @@ nlohmann::json config_json(const Options& o, const Workload& w, const SimRequest
 int run(const Options& o) {
   const auto data_dir = resolve_data_dir(o.data_dir.empty() ? std::nullopt : std::optional<std::filesystem::path>(o.data_dir));
   const auto policies = resolve_policies(o);
+  const auto routers = resolve_routers(o);
   const std::string python = o.plot_dir.empty() ? std::string() : sim_cli::find_plot_python();
   std::vector<double> sweep_rates_rps;
   if (!o.sweep_rate.empty()) {
@@ -285,32 +305,42 @@ int run(const Options& o) {
   sopt.block_size = engine.block_size;
   sopt.overlap_swap = o.overlap_swap;
   sim_cli::ProgressBar bar(!o.quiet);
-  std::vector<nlohmann::json> runs;
-  std::string csv = sim::kRequestsCsvHeader;
-  for (const auto& p : policies) {
-    auto sched = make_scheduler(p, engine, lm);
-    sopt.progress = [&](std::size_t done, std::size_t total) { bar.update(p, done, total); };
-    const SimResult r = simulate(*sched, reqs, lm, sopt);
-    runs.push_back(run_to_json(r, reqs, !o.no_wall_time));
-    if (!o.requests_csv.empty()) append_requests_csv(csv, r, reqs);
-  }
+  // Runs: every policy (x router on a cluster), on --threads threads (cluster_runs.hpp).
+  const auto specs = sim_cli::run_specs(policies, o.replicas > 1 ? routers : std::vector<RouterKind>{routers.front()}, o.replicas);
+  auto ran = sim_cli::run_all(specs, reqs, engine, lm, sopt, o.threads, !o.no_wall_time, !o.requests_csv.empty(), bar);
+  std::vector<nlohmann::json> runs = std::move(ran.runs);
+  const std::string csv = sim::kRequestsCsvHeader + ran.csv_rows;
   std::vector<PolicySweep> sweep;
   if (!sweep_rates_rps.empty()) {
-    const PolicySchedulerFactory factory = [&](const std::string& p) { return make_scheduler(p, engine, lm); };
-    sweep = sweep_rates(w, bopt, sweep_rates_rps, policies, factory, lm, sopt,
-                        [&](std::size_t done, std::size_t total) { bar.update("rate sweep", done, total); });
+    SimOptions so = sopt;
+    so.progress = {};
+    const sim_cli::RunSpec shape{"", {o.replicas, routers.front(), {}}};
+    const PolicyRunner runner = [&](const std::string& p, const SimRequests& r) {
+      sim_cli::RunSpec s = shape;
+      s.policy = p;
+      return sim_cli::run_one(s, r, engine, lm, so).merged;
+    };
+    sweep = sweep_rates_with(w, bopt, sweep_rates_rps, policies, runner, o.threads,
+                             [&](std::size_t done, std::size_t total) { bar.update("rate sweep", done, total); });
+  }
+  std::vector<CapacityResult> capacity;
+  if (o.find_replicas) {
+    capacity = sim_cli::find_capacity(policies, routers, o.max_replicas, reqs, engine, lm, sopt, o.threads, bar);
   }
   bar.finish();
 
   fmt::print("\n{}", sim_cli::comparison_table(runs));
   if (const auto pc = sim_cli::per_class_table(runs); !pc.empty()) fmt::print("\n{}", pc);
+  if (const auto pr = sim_cli::per_replica_table(runs); !pr.empty()) fmt::print("\n{}", pr);
   if (!sweep.empty()) fmt::print("\n{}", sim_cli::sweep_table(sweep));
+  if (!capacity.empty()) fmt::print("\n{}", sim_cli::capacity_table(capacity));
   std::fflush(stdout);
 
   nlohmann::json out;
   out["config"] = config_json(o, w, reqs, model, gpu, engine, coeffs, bopt, policies);
   out["runs"] = runs;
   out["sweep"] = sweep_to_json(sweep);
+  if (o.find_replicas) out["capacity"] = capacity_to_json(capacity);
   const std::string json_text = out.dump(1) + "\n";
   if (!o.json.empty()) write_file_atomically(o.json, json_text);
   if (!o.requests_csv.empty()) write_file_atomically(o.requests_csv, csv);
