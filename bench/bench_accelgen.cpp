@@ -1,4 +1,4 @@
-// bench/bench_accelgen.cpp: AccelGen policy costs (design.md section 3.3): the token budget,
+// bench/bench_accelgen.cpp: AccelGen policy costs (docs/design.md section 3.3): the token budget,
 // a chunk, the multi-resource batch selection, the SLO queue, and whole scheduler iterations
 // with 256 running and 4,096 waiting requests. Target: a whole accelgen iteration under 50 us
 // median on a 2-core machine. Results and the command: bench/README.md.
@@ -26,16 +26,9 @@ using namespace kvsched;
 /// A plausible 7B-on-A100-like model (hand-set, not fitted: only the cost of the policies is
 /// measured here, not their outcome).
 LatencyCoeffs bench_coeffs() {
-  LatencyCoeffs c;
-  c.cpu_overhead_s = 0.003;
-  c.linear_base_s = 0.010;
-  c.linear_s_per_token = 6e-5;
-  c.pivot_tokens = 384;
-  c.prefill_attn_s_per_pair = 3e-10;
-  c.decode_attn_s_per_seq = 2e-5;
-  c.decode_attn_s_per_ctx_token = 1.5e-8;
-  c.kv_bytes_per_token = 524288;
-  return c;
+  return {.cpu_overhead_s = 0.003, .linear_base_s = 0.010, .linear_s_per_token = 6e-5, .pivot_tokens = 384,
+          .prefill_attn_s_per_pair = 3e-10, .decode_attn_s_per_seq = 2e-5, .decode_attn_s_per_ctx_token = 1.5e-8,
+          .kv_bytes_per_token = 524288};
 }
 
 EngineConfig bench_engine() {
@@ -94,16 +87,7 @@ struct State {
     queue.candidates(cands, view(0));
   }
   [[nodiscard]] SchedulerView view(std::int32_t budget_left) const {
-    SchedulerView v;
-    v.now_s = 2.0;
-    v.engine = &eng;
-    v.blocks = &blocks;
-    v.latency = &lm;
-    v.running = running;
-    v.waiting = waiting;
-    v.candidates = cands;
-    v.token_budget_left = budget_left;
-    return v;
+    return make_view(2.0, eng, blocks, lm, {.running = running, .waiting = waiting, .candidates = cands}, budget_left);
   }
 };
 

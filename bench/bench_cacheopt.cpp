@@ -1,4 +1,4 @@
-// CacheOPT decision costs (design.md section 3.2) and whole iterations under KV pressure.
+// CacheOPT decision costs (docs/design.md section 3.2) and whole iterations under KV pressure.
 //
 // BM_CacheoptIteration/<preset>/256/4096: one engine iteration (schedule + on_step_done, EOS at
 //   each request's true length, finished requests replaced by new arrivals) with about 256
@@ -27,17 +27,10 @@ using kvsched::Request;
 using kvsched::RequestSpec;
 
 kvsched::LatencyModel bench_latency() {
-  kvsched::LatencyCoeffs c;  // Llama-2-7B-like round numbers (A100): only the shape matters here
-  c.cpu_overhead_s = 0.004;
-  c.linear_base_s = 0.01;
-  c.linear_s_per_token = 5e-5;
-  c.pivot_tokens = 256;
-  c.prefill_attn_s_per_pair = 1e-10;
-  c.decode_attn_s_per_ctx_token = 1e-8;
-  c.swap_latency_s = 1e-4;
-  c.swap_bytes_per_s = 25e9;
-  c.kv_bytes_per_token = 524288;
-  return kvsched::LatencyModel(c);
+  // Llama-2-7B-like round numbers (A100): only the shape matters here.
+  return kvsched::LatencyModel({.cpu_overhead_s = 0.004, .linear_base_s = 0.01, .linear_s_per_token = 5e-5, .pivot_tokens = 256,
+                                .prefill_attn_s_per_pair = 1e-10, .decode_attn_s_per_ctx_token = 1e-8, .swap_latency_s = 1e-4,
+                                .swap_bytes_per_s = 25e9, .kv_bytes_per_token = 524288});
 }
 
 /// A KV-limited engine loop over Scheduler<P>.

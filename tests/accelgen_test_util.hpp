@@ -15,20 +15,14 @@
 #include "kvsched/latency/latency_model.hpp"
 #include "kvsched/latency/plan_timing.hpp"
 #include "kvsched/scheduler/scheduler.hpp"
-#include "kvsched/scheduler/scheduler_view.hpp"
+#include "kvsched/policy/scheduler_view.hpp"
 
 namespace kvsched::testing {
 
 /// t(F) = 2 ms + 8 ms + 20 us x max(F, 256) (+ the optional attention terms). Linear ops only
 /// by default, so that budgets and chunks are easy to compute by hand.
 inline LatencyCoeffs linear_coeffs() {
-  LatencyCoeffs c;
-  c.cpu_overhead_s = 0.002;
-  c.linear_base_s = 0.008;
-  c.linear_s_per_token = 2e-5;
-  c.pivot_tokens = 256;
-  c.kv_bytes_per_token = 1024;
-  return c;
+  return {.cpu_overhead_s = 0.002, .linear_base_s = 0.008, .linear_s_per_token = 2e-5, .pivot_tokens = 256, .kv_bytes_per_token = 1024};
 }
 /// The same with attention terms, as a fitted profile would have them.
 inline LatencyCoeffs attention_coeffs() {
@@ -53,14 +47,14 @@ inline EngineConfig engine(std::int32_t blocks = 4096, std::int32_t budget = 819
 }
 
 inline RequestSpec spec(RequestId id, std::int32_t prompt, std::int32_t out, double ttft, double tbt, double arrival = 0.0) {
-  RequestSpec s;
-  s.id = id;
-  s.arrival_s = arrival;
-  s.prompt_tokens = prompt;
-  s.max_tokens = out;
-  s.oracle_output_tokens = out;
-  s.slo = {ttft, tbt};
-  return s;
+  return {.id = id, .arrival_s = arrival, .prompt_tokens = prompt, .max_tokens = out, .slo = {ttft, tbt}, .oracle_output_tokens = out};
+}
+
+/// Ids of `rs`, in order.
+inline std::vector<RequestId> ids(const std::vector<Request*>& rs) {
+  std::vector<RequestId> out;
+  for (const Request* r : rs) out.push_back(r->id());
+  return out;
 }
 
 /// Requests and a view over them, built by hand.
@@ -77,31 +71,15 @@ struct ViewFixture {
   /// A request with `computed` tokens in the KV cache and `generated` output tokens.
   Request& add(const RequestSpec& s, RequestState state, std::int32_t computed = 0, std::int32_t generated = 0,
                double last_token_s = -1.0) {
-    Request r;
-    r.spec = s;
-    r.state = state;
-    r.num_computed_tokens = computed;
-    r.num_generated = generated;
-    r.last_token_s = last_token_s;
-    store.push_back(r);
-    Request* p = &store.back();
+    Request* p = &store.emplace_back(Request{.spec = s, .state = state, .num_computed_tokens = computed,
+                                             .num_generated = generated, .last_token_s = last_token_s});
     if (state == RequestState::kRunning) running.push_back(p);
     else if (state == RequestState::kSwapped) swapped.push_back(p);
     else waiting.push_back(p);
     return *p;
   }
   [[nodiscard]] SchedulerView view(double now = 0.0, std::int32_t budget_left = 0) const {
-    SchedulerView v;
-    v.now_s = now;
-    v.engine = &eng;
-    v.blocks = &blocks;
-    v.latency = &lm;
-    v.running = running;
-    v.waiting = waiting;
-    v.swapped = swapped;
-    v.candidates = cands;
-    v.token_budget_left = budget_left;
-    return v;
+    return make_view(now, eng, blocks, lm, {running, waiting, swapped, cands}, budget_left);
   }
 };
 

@@ -12,9 +12,11 @@
 #include "kvsched/core/block_manager.hpp"
 #include "kvsched/core/request.hpp"
 #include "kvsched/latency/latency_model.hpp"
-#include "kvsched/scheduler/engine_config.hpp"
+#include "kvsched/policy/estimator/oracle_estimator.hpp"
+#include "kvsched/policy/estimator/padded_estimator.hpp"
+#include "kvsched/core/engine_config.hpp"
 #include "kvsched/scheduler/scheduler.hpp"
-#include "kvsched/scheduler/scheduler_view.hpp"
+#include "kvsched/policy/scheduler_view.hpp"
 
 namespace kvsched::test {
 
@@ -22,38 +24,46 @@ namespace kvsched::test {
 /// `generated` output tokens) and an oracle length, for hand-built views.
 inline Request running_request(RequestId id, std::int32_t prompt, std::int32_t generated, std::int32_t oracle,
                                std::int32_t max_tokens = 4000) {
-  Request r;
-  r.spec.id = id;
-  r.spec.prompt_tokens = prompt;
-  r.spec.max_tokens = max_tokens;
-  r.spec.oracle_output_tokens = oracle;
-  r.state = RequestState::kRunning;
-  r.num_generated = generated;
-  r.num_computed_tokens = prompt + generated - (generated > 0 ? 1 : 0);
-  return r;
+  return {.spec = {.id = id, .prompt_tokens = prompt, .max_tokens = max_tokens, .oracle_output_tokens = oracle},
+          .state = RequestState::kRunning,
+          .num_computed_tokens = prompt + generated - (generated > 0 ? 1 : 0),
+          .num_generated = generated};
 }
 
-/// Binds `est` (any Estimator) as the view's estimator.
-template <class E>
-void bind_estimator(SchedulerView& v, const E& est) {
-  v.estimator_ctx = &est;
-  v.estimator_fn = [](const void* e, const Request& r, const SchedulerView& sv) { return static_cast<const E*>(e)->estimate(r, sv); };
-}
-
-/// A view over `bm` with `running` and `waiting` requests.
+/// A view over `bm` with `running` and `waiting` requests, the whole token budget and every
+/// batch slot free.
 inline SchedulerView make_view(const BlockManager& bm, const EngineConfig& engine, const LatencyModel& lm,
                                std::span<Request* const> running, std::span<Request* const> waiting = {}, double now = 0.0) {
-  SchedulerView v;
-  v.now_s = now;
-  v.engine = &engine;
-  v.blocks = &bm;
-  v.latency = &lm;
-  v.running = running;
-  v.waiting = waiting;
-  v.token_budget_left = engine.max_num_batched_tokens;
-  v.seqs_left = engine.max_num_seqs;
-  return v;
+  return kvsched::make_view(now, engine, bm, lm, {.running = running, .waiting = waiting}, engine.max_num_batched_tokens, engine.max_num_seqs);
 }
+
+/// A latency model with round numbers: prefill and decode cost `per_token_s` per token (no
+/// pivot, no attention term), swap moves `kv_bytes_per_token` bytes per token at
+/// `bytes_per_s` with `swap_latency_s` per transfer.
+inline LatencyModel simple_latency(double per_token_s = 1e-4, double swap_latency_s = 0.01, double bytes_per_s = 1e8,
+                                   std::int64_t kv_bytes_per_token = 1000) {
+  return LatencyModel({.linear_s_per_token = per_token_s, .swap_latency_s = swap_latency_s, .swap_bytes_per_s = bytes_per_s,
+                       .kv_bytes_per_token = kv_bytes_per_token});
+}
+
+/// A 100-block pool of 16-token blocks (no host pool, no prefix caching) with running requests
+/// placed by hand, and views over it that bind the fixture's estimator (true lengths, no
+/// padding) and bundle rules (critical requests off unless a test turns them on).
+struct PoolFixture {
+  EngineConfig engine{.num_device_blocks = 100};
+  LatencyModel lm = simple_latency();
+  BlockManager bm{16, 100, 0, false};
+  std::vector<Request*> running;
+  PaddedEstimator<OracleEstimator> est{{}, HoeffdingPadding({.enabled = false})};
+  BundleRules rules{.critical = {.enabled = false}};
+
+  [[nodiscard]] SchedulerView view(double now = 0.0) const {
+    SchedulerView v = make_view(bm, engine, lm, running, {}, now);
+    v.bind_estimator(est);
+    v.bundle_rules = &rules;
+    return v;
+  }
+};
 
 /// Outcome of a fake-engine run.
 struct RunResult {
@@ -102,19 +112,6 @@ RunResult run_fake_engine(Scheduler<P>& s, std::vector<RequestSpec> specs, doubl
   }
   out.end_s = now;
   return out;
-}
-
-/// A latency model with round numbers: prefill and decode cost `per_token_s` per token (no
-/// pivot, no attention term), swap moves `kv_bytes_per_token` bytes per token at
-/// `bytes_per_s` with `swap_latency_s` per transfer.
-inline LatencyModel simple_latency(double per_token_s = 1e-4, double swap_latency_s = 0.01, double bytes_per_s = 1e8,
-                                   std::int64_t kv_bytes_per_token = 1000) {
-  LatencyCoeffs c;
-  c.linear_s_per_token = per_token_s;
-  c.swap_latency_s = swap_latency_s;
-  c.swap_bytes_per_s = bytes_per_s;
-  c.kv_bytes_per_token = kv_bytes_per_token;
-  return LatencyModel(c);
 }
 
 }  // namespace kvsched::test

@@ -1,4 +1,4 @@
-// Multi-resource-aware batching (design.md section 3.3.3): on crafted cases where a
+// Multi-resource-aware batching (docs/design.md section 3.3.3): on crafted cases where a
 // compute-only or a KV-only greedy choice leaves one resource idle, the selector fills both.
 #include <catch2/catch.hpp>
 
@@ -9,15 +9,10 @@
 
 using namespace kvsched;
 using kvsched::testing::ViewFixture;
+using kvsched::testing::ids;
 using kvsched::testing::spec;
 
 namespace {
-
-std::vector<RequestId> ids(const std::vector<Request*>& rs) {
-  std::vector<RequestId> out;
-  for (const Request* r : rs) out.push_back(r->id());
-  return out;
-}
 
 struct Use {
   std::int64_t tokens = 0, blocks = 0;
@@ -65,6 +60,26 @@ struct Case {
   }
 };
 
+/// The selector against a greedy baseline on one Case: candidates {id, prompt, output} in
+/// queue order, the selection (ids) and what admitting each choice whole uses of F0 and K0.
+struct Duel {
+  std::vector<RequestId> selected;
+  Use mine, greedy;
+};
+struct Cand {
+  RequestId id;
+  std::int32_t prompt, out;
+};
+Duel duel(std::initializer_list<Cand> cands, bool greedy_by_kv) {
+  Case c;
+  for (const Cand& x : cands) c.cand(x.id, x.prompt, x.out);
+  const std::vector<Request*> before = c.f.cands;
+  std::vector<Request*> sel = c.f.cands;
+  c.b.select(sel, c.f.view(0.0, 1000));
+  return {ids(sel), admit_whole(c.b, c.f.view(), sel, 1000, 200),
+          admit_whole(c.b, c.f.view(), greedy(c.b, c.f.view(), before, greedy_by_kv), 1000, 200)};
+}
+
 }  // namespace
 
 TEST_CASE("multi-resource batch: demand and free KV") {
@@ -79,52 +94,30 @@ TEST_CASE("multi-resource batch: demand and free KV") {
 }
 
 TEST_CASE("multi-resource batch: beats compute-only greedy") {
-  Case c;
   //        id   f (prompt)   k (blocks)
   //  X      1        8            1      anchor
   //  A      2      900           63      largest compute: leaves the KV idle
   //  B      3      480          100
   //  C      4      480           99
-  c.cand(1, 8, 9);
-  c.cand(2, 900, 100);
-  c.cand(3, 480, 1121);
-  c.cand(4, 480, 1105);
-  const auto before = c.f.cands;
-  std::vector<Request*> sel = c.f.cands;
-  c.b.select(sel, c.f.view(0.0, 1000));
+  const Duel d = duel({{1, 8, 9}, {2, 900, 100}, {3, 480, 1121}, {4, 480, 1105}}, /*greedy_by_kv=*/false);
   // X, then C and B (C points closer to the residual's direction) fill both resources; A no
   // longer fits the KV and is dropped.
-  CHECK(ids(sel) == std::vector<RequestId>{1, 4, 3});
-  const Use mine = admit_whole(c.b, c.f.view(), sel, 1000, 200);
-  const Use comp = admit_whole(c.b, c.f.view(), greedy(c.b, c.f.view(), before, false), 1000, 200);
-  CHECK(mine.tokens == 968);
-  CHECK(mine.blocks == 200);
-  CHECK(comp.tokens == 908);
-  CHECK(comp.blocks == 64);
-  CHECK(mine.tokens > comp.tokens);
-  CHECK(mine.blocks > comp.blocks);
+  CHECK(d.selected == std::vector<RequestId>{1, 4, 3});
+  CHECK((d.mine.tokens == 968 && d.mine.blocks == 200));
+  CHECK((d.greedy.tokens == 908 && d.greedy.blocks == 64));
+  CHECK((d.mine.tokens > d.greedy.tokens && d.mine.blocks > d.greedy.blocks));
 }
 
 TEST_CASE("multi-resource batch: beats KV-only greedy") {
-  Case c;
   //  X      1        8            1      anchor
   //  D      2      100          199      largest KV: leaves the compute idle
   //  E      3      480          100
   //  G      4      480           99
-  c.cand(1, 8, 9);
-  c.cand(2, 100, 3085);
-  c.cand(3, 480, 1121);
-  c.cand(4, 480, 1105);
-  const auto before = c.f.cands;
-  std::vector<Request*> sel = c.f.cands;
-  c.b.select(sel, c.f.view(0.0, 1000));
-  CHECK(ids(sel) == std::vector<RequestId>{1, 4, 3});
-  const Use mine = admit_whole(c.b, c.f.view(), sel, 1000, 200);
-  const Use kv = admit_whole(c.b, c.f.view(), greedy(c.b, c.f.view(), before, true), 1000, 200);
-  CHECK(mine.tokens == 968);
-  CHECK(kv.tokens == 108);
-  CHECK(kv.blocks == 200);
-  CHECK(mine.tokens > kv.tokens);
+  const Duel d = duel({{1, 8, 9}, {2, 100, 3085}, {3, 480, 1121}, {4, 480, 1105}}, /*greedy_by_kv=*/true);
+  CHECK(d.selected == std::vector<RequestId>{1, 4, 3});
+  CHECK(d.mine.tokens == 968);
+  CHECK((d.greedy.tokens == 108 && d.greedy.blocks == 200));
+  CHECK(d.mine.tokens > d.greedy.tokens);
 }
 
 TEST_CASE("multi-resource batch: priority order is kept across SLO groups, long prompts go after whole fits") {

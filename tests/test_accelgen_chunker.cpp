@@ -1,4 +1,4 @@
-// SLO-guaranteed dynamic chunking (design.md section 3.3.1): exact token budgets and chunk
+// SLO-guaranteed dynamic chunking (docs/design.md section 3.3.1): exact token budgets and chunk
 // sizes from a hand-set latency model.
 #include <catch2/catch.hpp>
 

@@ -1,4 +1,4 @@
-// Iteration-level SLO-based prioritisation (design.md section 3.3.2): slack order and
+// Iteration-level SLO-based prioritisation (docs/design.md section 3.3.2): slack order and
 // similar-SLO grouping on crafted queues; the incremental structure agrees with a full sort.
 #include <catch2/catch.hpp>
 
@@ -10,14 +10,10 @@
 
 using namespace kvsched;
 using kvsched::testing::ViewFixture;
+using kvsched::testing::ids;
 using kvsched::testing::spec;
 
 namespace {
-std::vector<RequestId> ids(const std::vector<Request*>& rs) {
-  std::vector<RequestId> out;
-  for (const Request* r : rs) out.push_back(r->id());
-  return out;
-}
 std::vector<RequestId> candidates(SloSlackQueue& q, const SchedulerView& v) {
   std::vector<Request*> out;
   q.candidates(out, v);

@@ -1,6 +1,6 @@
 // SLO-guaranteed dynamic chunking under random load: no scheduled iteration's predicted time
 // exceeds the tightest TBT SLO of the requests in it whenever a feasible batch exists
-// (design.md section 3.3.1).
+// (docs/design.md section 3.3.1).
 #include <catch2/catch.hpp>
 
 #include <limits>

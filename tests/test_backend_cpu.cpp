@@ -36,7 +36,7 @@ TEST_CASE("KvLayout: block-major offsets, strides and sizes") {
   // block 3, layer 1, V, token 2, head 1
   CHECK(L.offset(3, 1, 1, 2, 1) == 3 * 256 + 128 + 64 + 2 * 16 + 8);
   CHECK(L.slot_offset(3 * 4 + 2, 1, 1, 1) == L.offset(3, 1, 1, 2, 1));
-  // design.md section 4: Llama-2-7B fp16 512 KiB per token, Llama-3-8B 128 KiB.
+  // docs/design.md section 4: Llama-2-7B fp16 512 KiB per token, Llama-3-8B 128 KiB.
   CHECK(KvShape{32, 32, 128, 16, KvDtype::kF16}.bytes_per_token() == 512 * 1024);
   CHECK(KvShape{32, 8, 128, 16, KvDtype::kF16}.bytes_per_token() == 128 * 1024);
   CHECK(make_kv_layout({32, 8, 128, 16, KvDtype::kF16}).bytes_per_block() == 16 * 128 * 1024);

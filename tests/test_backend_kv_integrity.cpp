@@ -19,6 +19,7 @@
 
 #include "kvsched/backend/cpu_backend.hpp"
 #include "kvsched/backend/paged_kv_tables.hpp"
+#include "random_workload.hpp"
 
 using namespace kvsched;
 
@@ -72,15 +73,16 @@ class ExpectedKv {
   std::unordered_map<RequestId, PerRequest> state_;
 };
 
-struct Workload {
-  std::uint64_t seed = 1;
-  std::int32_t steps = 400;        // steps with arrivals; then drain
-  double arrival_prob = 0.4;       // chance of a new request per step
-  std::int32_t max_prompt = 200;   // tokens
-  std::int32_t max_output = 100;   // tokens
-  double eos_prob = 0.02;          // chance a sampled token is a stop token
-  double abort_prob = 0.003;       // chance per step of aborting a random live request
+/// The random workload of random_workload.hpp at this test's sizes (shared_prefixes unused:
+/// prompts are unique), plus how often paged attention is run and checked.
+struct Workload : test::RandomWorkload {
   std::int32_t attention_every = 10;  // run and check paged attention every n-th step
+  Workload() {
+    steps = 400;
+    arrival_prob = 0.4;
+    max_output = 100;
+    abort_prob = 0.003;
+  }
 };
 
 struct Outcome {

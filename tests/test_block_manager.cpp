@@ -192,8 +192,8 @@ TEST_CASE("block manager: CSR export matches block tables", "[block_manager][csr
   CHECK(t.last_page_len == std::vector<std::int32_t>{1, 4});
   CHECK(t.indices[0] == bm.block_table(1)[0]);
   CHECK(t.indices[3] == bm.block_table(2)[1]);
-  CHECK(t.length(0) == 5);
-  CHECK(t.length(1) == 8);
+  CHECK(t.kv_len(0) == 5);
+  CHECK(t.kv_len(1) == 8);
   const std::vector<std::int64_t> too_long{9, 8};
   CHECK_THROWS_AS(bm.export_csr(ids, too_long), std::out_of_range);
 }

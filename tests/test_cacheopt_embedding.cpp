@@ -16,18 +16,13 @@ namespace {
 
 /// Three hosts with 8, 12 and 18 unused blocks (2 held each, 32 tokens), and a filler that
 /// takes every other block, in a 100-block pool of 16-token blocks.
-struct HostsFixture {
-  EngineConfig engine;
-  LatencyModel lm = test::simple_latency();
-  BlockManager bm{16, 100, 0, false};
+struct HostsFixture : test::PoolFixture {
   Request h1 = test::running_request(1, 31, 1, 200);
   Request h2 = test::running_request(2, 31, 1, 200);
   Request h3 = test::running_request(3, 31, 1, 200);
-  std::vector<Request*> running{&h1, &h2, &h3};
-  PaddedEstimator<OracleEstimator> est{{}, HoeffdingPadding({.enabled = false})};
 
   HostsFixture() {
-    engine.num_device_blocks = 100;
+    running = {&h1, &h2, &h3};
     for (auto [r, res] : {std::pair{&h1, 10}, {&h2, 14}, {&h3, 20}}) {
       REQUIRE(bm.allocate_slots(r->id(), r->num_tokens()));
       REQUIRE(bm.set_reservation(r->id(), res));
@@ -35,18 +30,8 @@ struct HostsFixture {
     REQUIRE(bm.set_reservation(9, 56));  // filler: available() = 0
     REQUIRE(bm.available() == 0);
   }
-  SchedulerView view() {
-    SchedulerView v = test::make_view(bm, engine, lm, running);
-    test::bind_estimator(v, est);
-    return v;
-  }
   static Request guest(std::int32_t prompt, std::int32_t output) {
-    Request g;
-    g.spec.id = 50;
-    g.spec.prompt_tokens = prompt;
-    g.spec.max_tokens = 4000;
-    g.spec.oracle_output_tokens = output;
-    return g;
+    return {.spec = {.id = 50, .prompt_tokens = prompt, .max_tokens = 4000, .oracle_output_tokens = output}};
   }
   template <class A>
   std::optional<AdmissionGrant> admit(const A& a, const Request& g) {
@@ -56,7 +41,7 @@ struct HostsFixture {
 };
 
 EmbeddingAllocator allocator(std::int32_t buffer_tokens = 0) {
-  return EmbeddingAllocator({.buffer_tokens = buffer_tokens, .critical = {.enabled = false}});
+  return EmbeddingAllocator({.buffer_tokens = buffer_tokens});
 }
 
 }  // namespace
@@ -168,19 +153,17 @@ namespace {
 struct embed_only : presets::cacheopt_of<PaddedEstimator<ExternalEstimator>> {
   embed_only() {
     estimator.padding = HoeffdingPadding({.enabled = false});
-    set_global_reserve({.enabled = false});
-    set_critical({.enabled = false});
+    rules.reserve.enabled = false;
+    rules.critical.enabled = false;
     reserver.config.top_up = false;
   }
 };
+/// The scenarios' engine: 24 blocks of 16 tokens, no host pool, no prefix caching.
+EngineConfig embed_engine() {
+  return {.block_size = 16, .num_device_blocks = 24, .num_host_blocks = 0, .max_model_len = 384, .enable_prefix_caching = false};
+}
 RequestSpec req(RequestId id, std::int32_t prompt, std::int32_t predicted, std::int32_t truth) {
-  RequestSpec s;
-  s.id = id;
-  s.prompt_tokens = prompt;
-  s.max_tokens = 350;
-  s.predicted_output_tokens = predicted;
-  s.oracle_output_tokens = truth;
-  return s;
+  return {.id = id, .prompt_tokens = prompt, .max_tokens = 350, .predicted_output_tokens = predicted, .oracle_output_tokens = truth};
 }
 }  // namespace
 
@@ -192,14 +175,7 @@ TEST_CASE("scenario: a guest runs in its host's reservation, is reclaimed when t
   // blocks and takes the last 2 free ones. When B reaches token 81 (65 outputs) and the pool
   // is empty, C is preempted at the start of that step, and B's 8 blocks come back next step.
   // (Later C re-embeds in A and B outgrows its estimate: the run goes on to completion.)
-  EngineConfig e;
-  e.block_size = 16;
-  e.num_device_blocks = 24;
-  e.num_host_blocks = 0;
-  e.max_model_len = 384;
-  e.enable_prefix_caching = false;
-  const LatencyModel lm = test::simple_latency();
-  Scheduler<embed_only> s(e, lm);
+  Scheduler<embed_only> s(embed_engine(), test::simple_latency());
   const std::vector<RequestSpec> specs{req(0, 16, 200, 300), req(1, 16, 100, 300), req(2, 16, 20, 100)};
   const RequestId A = 0, B = 1, C = 2;
   int step = 0;
@@ -239,13 +215,7 @@ TEST_CASE("scenario: a guest runs in its host's reservation, is reclaimed when t
 }
 
 TEST_CASE("scenario: a guest that finishes first gives the host its blocks back", "[cacheopt][embedding]") {
-  EngineConfig e;
-  e.block_size = 16;
-  e.num_device_blocks = 24;
-  e.max_model_len = 384;
-  e.enable_prefix_caching = false;
-  const LatencyModel lm = test::simple_latency();
-  Scheduler<embed_only> s(e, lm);
+  Scheduler<embed_only> s(embed_engine(), test::simple_latency());
   // As above, but C stops at 20 outputs, inside its 3 blocks.
   const std::vector<RequestSpec> specs{req(0, 16, 200, 200), req(1, 16, 100, 100), req(2, 16, 20, 20)};
   int step = 0;
@@ -322,7 +292,8 @@ TEST_CASE("future KV curve: peak of running requests, and with one more", "[cach
 
 TEST_CASE("future-peak allocator admits exactly while the predicted peak fits", "[cacheopt][future_peak]") {
   HostsFixture f;  // 3 running requests of 32 tokens, true length 200 (1 generated): 199 to go
-  const FuturePeakAllocator a({.critical = {.enabled = false}, .reserve = {.enabled = false}});
+  const FuturePeakAllocator a;
+  f.rules = {.critical = {.enabled = false}, .reserve = {.enabled = false}};
   // Running alone: peak at t = 198: 3 x (230 / 16 + 0.5) = 44.625 blocks.
   CHECK_THAT(a.running_peak(f.view()), Catch::Matchers::WithinAbs(3 * (230.0 / 16 + 0.5), 1e-9));
   // Pool of 100 blocks. A guest of 40 + 200 tokens peaks at t = 198 too:
@@ -335,8 +306,9 @@ TEST_CASE("future-peak allocator admits exactly while the predicted peak fits", 
   // A prompt of 1000 tokens, 10 outputs: t = 0..9 with the hosts: 3 x (41/16 + 0.5) + 1009/16 + 0.5 = 72.7 -> fits.
   CHECK(f.admit(a, HostsFixture::guest(1000, 10)));
   // G = 30 blocks leaves 70: refused.
-  const FuturePeakAllocator g({.critical = {.enabled = false}, .reserve = {.fraction = 0.3}});
-  CHECK_FALSE(f.admit(g, HostsFixture::guest(1000, 10)));
+  f.rules.reserve = {.fraction = 0.3};
+  CHECK_FALSE(f.admit(a, HostsFixture::guest(1000, 10)));
+  f.rules.reserve = {.enabled = false};
   // The grant takes only this step's blocks: nothing is reserved ahead.
   CHECK(f.admit(a, HostsFixture::guest(40, 200))->reserve_blocks == 3);
 }

@@ -17,20 +17,10 @@ using Catch::Matchers::WithinAbs;
 namespace {
 RequestSpec spec(RequestId id, std::int32_t prompt, std::int32_t max_tokens, std::optional<std::int32_t> oracle = {},
                  std::uint16_t cls = 0) {
-  RequestSpec s;
-  s.id = id;
-  s.prompt_tokens = prompt;
-  s.max_tokens = max_tokens;
-  s.oracle_output_tokens = oracle;
-  s.class_id = cls;
-  return s;
+  return {.id = id, .prompt_tokens = prompt, .max_tokens = max_tokens, .class_id = cls, .oracle_output_tokens = oracle};
 }
 Request finished(const RequestSpec& s, std::int32_t output) {
-  Request r;
-  r.spec = s;
-  r.num_generated = output;
-  r.state = RequestState::kFinished;
-  return r;
+  return {.spec = s, .state = RequestState::kFinished, .num_generated = output};
 }
 }  // namespace
 

@@ -24,6 +24,7 @@ struct TestPool {
   BlockManager bm;
   std::vector<Request> reqs;
   std::vector<Request*> running;
+  BundleRules rules{};  // the bundle's rules, shown to the policies by view()
   TestPool(std::int32_t device, std::int32_t host, bool prefix) : bm(16, device, host, prefix) {
     engine.num_device_blocks = device;
     engine.num_host_blocks = host;
@@ -41,7 +42,8 @@ struct TestPool {
   }
   SchedulerView view(double now = 0.0) {
     SchedulerView v = test::make_view(bm, engine, kLm, running, {}, now);
-    test::bind_estimator(v, kOracle);
+    v.bind_estimator(kOracle);
+    v.bundle_rules = &rules;
     return v;
   }
 };
@@ -109,7 +111,7 @@ TEST_CASE("prefix caching: recompute pays only for what will be evicted before r
     // 40 running requests (the view's size is what counts): demand = ceil(1 + h x 40 / 16).
     std::vector<Request*> many(40, &v);
     SchedulerView view = test::make_view(p.bm, p.engine, kLm, many);
-    test::bind_estimator(view, kOracle);
+    view.bind_estimator(kOracle);
     // h = 2: demand 6 <= 8 clean (7 + the partial block): all 62 survive.
     CHECK(expected_cached_after_recompute(v, view, {.horizon_iterations = 2}) == 992);
     // h = 8: demand 21; 21 - 8 clean - 10 cached ahead = 3 of the victim's blocks evicted.
@@ -129,7 +131,8 @@ TEST_CASE("victim order: loose TBT SLO, long remaining output, short preemption 
   p.add(2, 100, 51, 61, 0.2);     // B: bucket 4, remaining 10 (bucket 0)
   p.add(3, 100, 51, 351, 0.2);    // C: bucket 4, remaining 300 (bucket 2), L 150: 0.015 s (bucket 1)
   p.add(4, 1400, 101, 401, 0.2);  // D: bucket 4, remaining 300 (bucket 2), L 1500: swap 0.05 s (bucket 5)
-  const SloVictimSelector sel{{.critical = {.enabled = false}}};
+  p.rules.critical.enabled = false;
+  const SloVictimSelector sel;
   const SchedulerView v = p.view();
   CHECK(sel.key(*p.running[0], v) == SloVictimKey{2, 3, 1});  // L 199: recompute 0.0199 s
   CHECK(sel.key(*p.running[2], v) == SloVictimKey{4, 2, 1});
@@ -152,13 +155,14 @@ TEST_CASE("victim order: ties go to the latest admitted, critical requests are s
   p.add(2, 100, 51, 351, 0.2);  // same key as 1, admitted later
   p.add(3, 100, 51, 61, 0.2);   // short remaining
   p.add(4, 100, 51, 61, 0.0);   // no TBT SLO: loosest of all
-  const SloVictimSelector plain{{.critical = {.enabled = false}}};
-  CHECK(plain.select(p.running, *p.running[0], p.view())->id() == 4);
+  const SloVictimSelector sel;
+  p.rules.critical.enabled = false;
+  CHECK(sel.select(p.running, *p.running[0], p.view())->id() == 4);
   std::vector<Request*> three(p.running.begin(), p.running.begin() + 3);
-  CHECK(plain.select(three, *three[0], p.view())->id() == 2);
+  CHECK(sel.select(three, *three[0], p.view())->id() == 2);
   // At t = 0.19 with max_iteration_s 0.05, requests 1-3 (deadline 0.2) have slack 0.01 <= 0.05:
   // critical. Request 4 has no deadline. With only 1-3, all critical: the same order applies.
-  const SloVictimSelector sel;
+  p.rules.critical.enabled = true;
   SchedulerView v = p.view(0.19);
   v.max_iteration_s = 0.05;
   CHECK(sel.select(p.running, *p.running[0], v)->id() == 4);

@@ -11,29 +11,18 @@ using namespace kvsched;
 namespace {
 /// One running request (prompt 40, `generated` outputs, true length `oracle`) holding the
 /// blocks of its current length and a reservation of `reserved` blocks, in a 100-block pool.
-struct TopUpFixture {
-  EngineConfig engine;
-  LatencyModel lm = test::simple_latency();
-  BlockManager bm{16, 100, 0, false};
+struct TopUpFixture : test::PoolFixture {
   Request r;
-  std::vector<Request*> running;
-  PaddedEstimator<OracleEstimator> est{{}, HoeffdingPadding({.enabled = false})};
 
   TopUpFixture(std::int32_t generated, std::int32_t oracle, std::int32_t reserved) {
-    engine.num_device_blocks = 100;
     r = test::running_request(1, 40, generated, oracle);
     running = {&r};
     REQUIRE(bm.allocate_slots(1, r.num_tokens()));
     REQUIRE(bm.set_reservation(1, reserved));
   }
-  SchedulerView view(double now = 0.0) {
-    SchedulerView v = test::make_view(bm, engine, lm, running, {}, now);
-    test::bind_estimator(v, est);
-    return v;
-  }
 };
 ProactiveReserver reserver(std::int32_t headroom_tokens = 0) {
-  return ProactiveReserver{{.headroom_tokens = headroom_tokens, .critical = {.enabled = false}}};
+  return ProactiveReserver{{.headroom_tokens = headroom_tokens}};
 }
 }  // namespace
 
@@ -76,12 +65,14 @@ TEST_CASE("top-up triggers when headroom <= h and re-reserves the padded re-esti
     TopUpFixture f(10, 100, 4);
     f.r.spec.slo.tbt_s = 0.05;
     f.r.last_token_s = 0.0;
-    ProactiveReserver crit{{.critical = {.enabled = true, .kappa = 1.0}}};
+    f.rules.critical = {.enabled = true, .kappa = 1.0};
+    const ProactiveReserver crit{};
     crit.top_up(f.r, f.view(/*now=*/1.0), f.bm);  // slack -0.95 < 0: critical
     CHECK(f.bm.reservation(1) == 5);              // ceil((50 + 16) / 16)
     TopUpFixture g(10, 100, 4);
     g.r.spec.slo.tbt_s = 0.05;
     g.r.last_token_s = 0.0;
+    g.rules.critical = f.rules.critical;
     crit.top_up(g.r, g.view(/*now=*/0.01), g.bm);  // slack 0.04 > kappa x 0: not critical
     CHECK(g.bm.reservation(1) == 9);
   }
@@ -95,7 +86,7 @@ TEST_CASE("top-up triggers when headroom <= h and re-reserves the padded re-esti
 TEST_CASE("global reserve: new admissions leave G blocks, running requests may use them", "[cacheopt][reserve]") {
   TopUpFixture f(10, 100, 4);
   const ProactiveReserver res = reserver();  // G = ceil(5% x 100) = 5
-  REQUIRE(global_reserve_blocks(res.config.reserve, f.view()) == 5);
+  REQUIRE(global_reserve_blocks(f.view()) == 5);
   REQUIRE(f.bm.set_reservation(9, 86));  // 100 - 4 - 86 = 10 available
   CHECK(res.can_admit(f.r, 5, f.view()));
   CHECK_FALSE(res.can_admit(f.r, 6, f.view()));

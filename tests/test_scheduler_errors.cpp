@@ -5,13 +5,7 @@ using namespace kvsched;
 using test::make_spec;
 
 namespace {
-EngineConfig small_engine() {
-  EngineConfig e;
-  e.block_size = 4;
-  e.num_device_blocks = 8;
-  e.max_model_len = 32;
-  return e;
-}
+EngineConfig small_engine() { return {.block_size = 4, .num_device_blocks = 8, .max_model_len = 32}; }
 }  // namespace
 
 TEST_CASE("a prompt that can never fit is rejected with a reason", "[errors]") {

@@ -1,4 +1,4 @@
-// Exact plans of every baseline preset on small hand-made scenarios (design.md section 3.1).
+// Exact plans of every baseline preset on small hand-made scenarios (docs/design.md section 3.1).
 // Each table lists, step by step, which requests run with how many tokens and who is preempted.
 #include "scheduler_harness.hpp"
 
@@ -180,3 +180,61 @@ TEST_CASE("sglang: retraction order is fewest generated, then longest prompt", "
   c.spec.prompt_tokens = 30;  // tie on both keys -> the later admitted
   CHECK(v.select(cands, a, SchedulerView{}) == &c);
 }
+
+namespace {
+/// Builds preset P directly (kvsched::Scheduler<P>, as README.md shows) and through the
+/// registry, under an engine with prefix caching on and one with it off.
+template <class P>
+void check_prefix_caching_flag(const char* name) {
+  INFO(name);
+  EngineConfig on = tiny(64);
+  on.enable_prefix_caching = true;
+  const Scheduler<P> direct(on, LatencyModel{});
+  CHECK(direct.block_manager().prefix_caching() == P::prefix_caching);
+  CHECK(direct.engine().enable_prefix_caching == P::prefix_caching);
+  CHECK(make_scheduler(name, on, LatencyModel{})->block_manager().prefix_caching() == P::prefix_caching);
+  const Scheduler<P> off(tiny(64, 0, false), LatencyModel{});
+  CHECK_FALSE(off.block_manager().prefix_caching());
+}
+template <class... P>
+void check_prefix_caching_flags(const std::vector<std::string>& names) {
+  REQUIRE(names.size() == sizeof...(P));
+  std::size_t i = 0;
+  (check_prefix_caching_flag<P>(names[i++].c_str()), ...);
+}
+}  // namespace
+
+TEST_CASE("every preset built directly applies its engine's prefix-caching default", "[presets][prefix]") {
+  // vLLM v0, Sarathi-Serve and TensorRT-LLM's schedulers do not cache prefixes.
+  static_assert(!presets::vllm_v0::prefix_caching && !presets::sarathi::prefix_caching &&
+                !presets::trtllm_guaranteed_no_evict::prefix_caching);
+  const Scheduler<presets::vllm_v0> v0(tiny(64, 0, true), LatencyModel{});
+  CHECK_FALSE(v0.block_manager().prefix_caching());
+  // In registry order (preset_names()).
+  check_prefix_caching_flags<presets::vllm_v1, presets::vllm_v0, presets::sarathi, presets::trtllm_guaranteed_no_evict,
+                             presets::sglang, presets::cacheopt, presets::cacheopt_paper_padding, presets::oracle,
+                             presets::cacheopt_noisy_10, presets::cacheopt_noisy_30, presets::cacheopt_noisy_50,
+                             presets::cacheopt_no_padding, presets::cacheopt_no_alloc, presets::cacheopt_no_reuse,
+                             presets::cacheopt_no_topup, presets::cacheopt_no_reserve, presets::cacheopt_no_slack,
+                             presets::cacheopt_no_slo_victim, presets::cacheopt_no_mode_choice, presets::trtllm_oracle_lengths,
+                             presets::cacheopt_peak, presets::oracle_peak, presets::sarathi_2048, presets::accelgen,
+                             presets::accelgen_oracle, presets::cacheopt_accelgen, presets::cacheopt_accelgen_oracle>(preset_names());
+}
+
+namespace {
+/// A reserver whose top_up takes a mutable Request: not ReserverTopUp, so Scheduler would
+/// skip it; ReserverHooksWellFormed catches it (Scheduler static_asserts that).
+struct TypoReserver {
+  [[nodiscard]] bool can_admit(const Request&, std::int32_t, const SchedulerView&) const { return true; }
+  [[nodiscard]] std::int32_t growth_floor(const SchedulerView&) const { return 0; }
+  void top_up(Request&, const SchedulerView&, BlockManager&) const {}
+};
+struct GoodReserver {
+  [[nodiscard]] bool can_admit(const Request&, std::int32_t, const SchedulerView&) const { return true; }
+  [[nodiscard]] std::int32_t growth_floor(const SchedulerView&) const { return 0; }
+  void top_up(const Request&, const SchedulerView&, BlockManager&) const {}
+};
+static_assert(Reserver<TypoReserver> && !ReserverTopUp<TypoReserver> && !ReserverHooksWellFormed<TypoReserver>);
+static_assert(ReserverTopUp<GoodReserver> && ReserverHooksWellFormed<GoodReserver>);
+static_assert(ReserverHooksWellFormed<WatermarkReserver>);  // no hooks at all
+}  // namespace

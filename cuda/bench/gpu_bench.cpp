@@ -1,4 +1,4 @@
-// kvsched-gpu-bench: CUDA backend figures on the GPU it runs on (design.md section 5).
+// kvsched-gpu-bench: CUDA backend figures on the GPU it runs on (docs/design.md section 5).
 //   * host link: one large pinned cudaMemcpyAsync per direction (the reference for swaps);
 //   * swap: copy_blocks (one kernel for all pairs, block-major layout) and one
 //     cudaMemcpyBatchAsync call, against per-block cudaMemcpyAsync and a vLLM-style

@@ -1,4 +1,4 @@
-// Block swap / copy-on-write kernel: all pairs in one launch (design.md section 5).
+// Block swap / copy-on-write kernel: all pairs in one launch (docs/design.md section 5).
 #include <algorithm>
 #include <cstdint>
 #include <vector>

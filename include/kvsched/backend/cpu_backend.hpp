@@ -1,4 +1,4 @@
-// kvsched/backend/cpu_backend.hpp: the CPU backend, the reference every test runs (design.md
+// kvsched/backend/cpu_backend.hpp: the CPU backend, the reference every test runs (docs/design.md
 // sections 2 and 5): a device pool and a host (swap) pool of KV blocks, the data movement of a
 // SchedulePlan, the KV write and paged attention.
 #pragma once

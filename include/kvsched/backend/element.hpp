@@ -1,7 +1,7 @@
 // kvsched/backend/element.hpp: conversions between a KV element type and fp32, shared by the
 // CPU backend, the Thrust functors and the CUDA kernels. Arithmetic is always done in fp32.
 #pragma once
-#include "kvsched/backend/host_device.hpp"
+#include "kvsched/core/host_device.hpp"
 #include "kvsched/backend/kv_dtype.hpp"
 
 namespace kvsched {

@@ -1,11 +1,11 @@
-// kvsched/backend/kv_layout.hpp: the block-major KV cache layout (design.md section 5), shared
+// kvsched/backend/kv_layout.hpp: the block-major KV cache layout (docs/design.md section 5), shared
 // by the CPU backend, the Thrust functors and the CUDA kernels.
 #pragma once
 #include <cstdint>
 #include <stdexcept>
 #include <string>
 
-#include "kvsched/backend/host_device.hpp"
+#include "kvsched/core/host_device.hpp"
 #include "kvsched/backend/kv_dtype.hpp"
 
 namespace kvsched {
@@ -19,7 +19,7 @@ struct KvShape {
   KvDtype dtype = KvDtype::kF16;  // element type
 
   /// KV bytes per token over all layers: 2 x layers x kv_heads x head_dim x dtype bytes
-  /// (design.md section 4; Llama-2-7B fp16: 512 KiB).
+  /// (docs/design.md section 4; Llama-2-7B fp16: 512 KiB).
   [[nodiscard]] constexpr std::int64_t bytes_per_token() const {
     return std::int64_t{2} * num_layers * num_kv_heads * head_dim * dtype_bytes(dtype);
   }
@@ -35,7 +35,7 @@ struct KvShape {
   }
 };
 
-/// Block-major layout *(ours, design.md section 5)*:
+/// Block-major layout *(ours, docs/design.md section 5)*:
 ///   pool[num_blocks][num_layers][2 (K, V)][block_size][num_kv_heads][head_dim]
 /// One block of all layers is one contiguous span of bytes_per_block() bytes, so a swap or a
 /// copy-on-write is one copy per block (vLLM's layer-major cache needs one per layer and

@@ -4,12 +4,13 @@
 #include <cmath>
 #include <cstdint>
 
-#include "kvsched/backend/host_device.hpp"
+#include "kvsched/core/block_table_csr.hpp"
+#include "kvsched/core/host_device.hpp"
 #include "kvsched/core/types.hpp"
 
 namespace kvsched {
 
-/// Block tables of a batch in CSR form, as FlashInfer's paged_kv_t takes them (design.md
+/// Block tables of a batch in CSR form, as FlashInfer's paged_kv_t takes them (docs/design.md
 /// section 2, BlockManager CSR export). Request b owns blocks indices[indptr[b] .. indptr[b+1])
 /// in token order; its last block holds last_page_len[b] tokens (1..block_size), so
 ///   kv_len(b) = (num_pages(b) - 1) * block_size + last_page_len[b].
@@ -26,8 +27,7 @@ struct PagedKvIndex {
   [[nodiscard]] KVSCHED_HOST_DEVICE std::int32_t num_pages(std::int32_t b) const { return indptr[b + 1] - indptr[b]; }
   /// Tokens of request b with K/V in the cache (0 when it has no block).
   [[nodiscard]] KVSCHED_HOST_DEVICE std::int32_t kv_len(std::int32_t b) const {
-    const std::int32_t pages = num_pages(b);
-    return pages == 0 ? 0 : (pages - 1) * block_size + last_page_len[b];
+    return csr_kv_len(num_pages(b), block_size, last_page_len[b]);
   }
   /// Block holding token `pos` of request b (pos < kv_len(b)).
   [[nodiscard]] KVSCHED_HOST_DEVICE BlockId block_of(std::int32_t b, std::int32_t pos) const {

@@ -13,13 +13,20 @@
 
 namespace kvsched {
 
+/// View of a BlockManager::export_csr() result as the block tables paged attention reads.
+/// Requests without a block (length 0) must not be in an attention batch.
+[[nodiscard]] inline PagedKvIndex paged_kv_index(const CsrBlockTables& t) {
+  return {static_cast<std::int32_t>(t.batch_size()), t.block_size, t.indptr.data(), t.indices.data(), t.last_page_len.data()};
+}
+
 /// Owns indptr / indices / last_page_len / qo_indptr for one batch, built request by request
 /// from block tables (e.g. BlockManager::block_table(id)). Views stay valid until the next add().
 class PagedKvTables {
  public:
   /// `block_size`: tokens per block (> 0).
-  explicit PagedKvTables(std::int32_t block_size) : block_size_(block_size) {
+  explicit PagedKvTables(std::int32_t block_size) {
     if (block_size <= 0) throw std::invalid_argument("PagedKvTables: block_size must be > 0, got " + std::to_string(block_size));
+    kv_.block_size = block_size;
   }
 
   /// Appends a request with `kv_len` tokens in the cache (>= 1), of which the last `qo_len`
@@ -31,35 +38,30 @@ class PagedKvTables {
     if (kv_len < 1) throw std::invalid_argument("PagedKvTables::add: request " + b + ": kv_len must be >= 1, got " + std::to_string(kv_len));
     if (qo_len < 1 || qo_len > kv_len)
       throw std::invalid_argument("PagedKvTables::add: request " + b + ": qo_len " + std::to_string(qo_len) + " outside 1.." + std::to_string(kv_len));
-    const auto pages = static_cast<std::size_t>(blocks_for_tokens(kv_len, block_size_));
-    if (table.size() < pages)
+    if (!kv_.append(table, kv_len))
       throw std::invalid_argument("PagedKvTables::add: request " + b + ": block table has " + std::to_string(table.size()) +
-                                  " blocks, " + std::to_string(pages) + " needed for " + std::to_string(kv_len) + " tokens");
-    indices_.insert(indices_.end(), table.begin(), table.begin() + static_cast<std::ptrdiff_t>(pages));
-    indptr_.push_back(static_cast<std::int32_t>(indices_.size()));
-    last_page_len_.push_back(kv_len - static_cast<std::int32_t>(pages - 1) * block_size_);
+                                  " blocks, " + std::to_string(blocks_for_tokens(kv_len, kv_.block_size)) + " needed for " +
+                                  std::to_string(kv_len) + " tokens");
     qo_indptr_.push_back(qo_indptr_.back() + qo_len);
   }
   void clear() {
-    indptr_.assign(1, 0);
-    indices_.clear();
-    last_page_len_.clear();
+    kv_.clear();
     qo_indptr_.assign(1, 0);
   }
 
-  [[nodiscard]] std::int32_t batch_size() const { return static_cast<std::int32_t>(last_page_len_.size()); }
-  [[nodiscard]] std::int32_t block_size() const { return block_size_; }
+  [[nodiscard]] std::int32_t batch_size() const { return static_cast<std::int32_t>(kv_.batch_size()); }
+  [[nodiscard]] std::int32_t block_size() const { return kv_.block_size; }
   /// Query tokens over all requests (rows of q and out).
   [[nodiscard]] std::int32_t num_q_tokens() const { return qo_indptr_.back(); }
-  [[nodiscard]] const std::vector<std::int32_t>& indptr() const { return indptr_; }              // [batch + 1]
-  [[nodiscard]] const std::vector<BlockId>& indices() const { return indices_; }                 // [indptr[batch]]
-  [[nodiscard]] const std::vector<std::int32_t>& last_page_len() const { return last_page_len_; }// [batch]
-  [[nodiscard]] const std::vector<std::int32_t>& qo_indptr() const { return qo_indptr_; }        // [batch + 1]
+  [[nodiscard]] const std::vector<std::int32_t>& indptr() const { return kv_.indptr; }              // [batch + 1]
+  [[nodiscard]] const std::vector<BlockId>& indices() const { return kv_.indices; }                 // [indptr[batch]]
+  [[nodiscard]] const std::vector<std::int32_t>& last_page_len() const { return kv_.last_page_len; }// [batch]
+  [[nodiscard]] const std::vector<std::int32_t>& qo_indptr() const { return qo_indptr_; }           // [batch + 1]
+  /// The block tables built so far.
+  [[nodiscard]] const CsrBlockTables& tables() const { return kv_; }
 
   /// View of the block tables over this object's host vectors.
-  [[nodiscard]] PagedKvIndex kv_index() const {
-    return {batch_size(), block_size_, indptr_.data(), indices_.data(), last_page_len_.data()};
-  }
+  [[nodiscard]] PagedKvIndex kv_index() const { return paged_kv_index(kv_); }
   /// Attention batch over this object's host vectors, with `num_qo_heads` query heads.
   /// sm_scale <= 0 means 1 / sqrt(head_dim), filled in by the backend.
   [[nodiscard]] AttentionBatch batch(std::int32_t num_qo_heads, float sm_scale = 0.0f) const {
@@ -67,17 +69,8 @@ class PagedKvTables {
   }
 
  private:
-  std::int32_t block_size_;
-  std::vector<std::int32_t> indptr_{0};
-  std::vector<BlockId> indices_;
-  std::vector<std::int32_t> last_page_len_;
-  std::vector<std::int32_t> qo_indptr_{0};
+  CsrBlockTables kv_;                       // indptr / indices / last_page_len
+  std::vector<std::int32_t> qo_indptr_{0};  // [batch + 1] offsets of each request's queries
 };
-
-/// View of a BlockManager::export_csr() result as the block tables paged attention reads.
-/// Requests without a block (length 0) must not be in an attention batch.
-[[nodiscard]] inline PagedKvIndex paged_kv_index(const CsrBlockTables& t) {
-  return {static_cast<std::int32_t>(t.batch_size()), t.block_size, t.indptr.data(), t.indices.data(), t.last_page_len.data()};
-}
 
 }  // namespace kvsched

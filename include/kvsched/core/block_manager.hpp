@@ -1,5 +1,5 @@
 // kvsched/core/block_manager.hpp: device and host KV block pools, per-request block tables,
-// and logical reservations (design.md section 2).
+// and logical reservations (docs/design.md section 2).
 //
 // A request's device blocks split into three regions (counts, in blocks):
 //   | held: materialised, in the block table | promised: reserved, not yet materialised |
@@ -247,19 +247,13 @@ class BlockManager {
   }
 
   /// Block tables of `ids` in CSR form; seq_lens[i] = tokens of request i (<= its capacity).
+  /// Throws std::out_of_range when a seq_len exceeds the blocks its request holds.
   [[nodiscard]] CsrBlockTables export_csr(std::span<const RequestId> ids, std::span<const std::int64_t> seq_lens) const {
     CsrBlockTables t;
     t.block_size = block_size_;
     t.indptr.reserve(ids.size() + 1);
-    t.indptr.push_back(0);
-    for (std::size_t i = 0; i < ids.size(); ++i) {
-      const auto& s = seq(ids[i]);
-      const auto pages = blocks_for_tokens(seq_lens[i], block_size_);
-      if (pages > static_cast<std::int64_t>(s.device.size())) throw std::out_of_range("export_csr: seq_len exceeds held blocks");
-      t.indices.insert(t.indices.end(), s.device.begin(), s.device.begin() + pages);
-      t.indptr.push_back(static_cast<std::int32_t>(t.indices.size()));
-      t.last_page_len.push_back(pages == 0 ? 0 : static_cast<std::int32_t>(seq_lens[i] - (pages - 1) * block_size_));
-    }
+    for (std::size_t i = 0; i < ids.size(); ++i)
+      if (!t.append(seq(ids[i]).device, seq_lens[i])) throw std::out_of_range("export_csr: seq_len exceeds held blocks");
     return t;
   }
 

@@ -1,4 +1,4 @@
-// kvsched/core/request.hpp: a request and its progress (design.md section 2).
+// kvsched/core/request.hpp: a request and its progress (docs/design.md section 2).
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -35,7 +35,7 @@ enum class RequestState : std::uint8_t {
   return s == RequestState::kFinished || s == RequestState::kAborted || s == RequestState::kRejected;
 }
 
-/// What the caller knows of a request when it arrives (design.md section 2).
+/// What the caller knows of a request when it arrives (docs/design.md section 2).
 struct RequestSpec {
   RequestId id = 0;
   double arrival_s = 0.0;           // arrival time (s), same clock as schedule(now)
@@ -65,8 +65,8 @@ struct Request {
   std::int32_t num_cached_prompt_tokens = 0;  // tokens served by prefix-cache hits (all admissions)
   double admitted_s = -1.0;              // time of the latest admission (s), -1 = never
   double last_token_s = -1.0;            // time of the latest output token (s)
-  std::vector<double> token_times_s;     // [num_generated] time of each output token (s)
-  std::string reject_reason;             // why, when state == kRejected
+  std::vector<double> token_times_s{};   // [num_generated] time of each output token (s)
+  std::string reject_reason{};           // why, when state == kRejected
   std::uint64_t sched_mark = 0;          // scheduler bookkeeping: step in which it was last scheduled
 
   [[nodiscard]] RequestId id() const { return spec.id; }

@@ -1,5 +1,5 @@
 // kvsched/core/schedule_plan.hpp: what Scheduler::schedule() returns for one iteration and
-// what the engine reports back (design.md section 2).
+// what the engine reports back (docs/design.md section 2).
 #pragma once
 #include <cstdint>
 #include <string>

@@ -10,7 +10,7 @@ using RequestId = std::uint64_t;
 using BlockId = std::int32_t;
 inline constexpr BlockId kNoBlock = -1;
 
-/// Latency SLO of one request (seconds). Source: design.md section 2; TTFT and TBT as in
+/// Latency SLO of one request (seconds). Source: docs/design.md section 2; TTFT and TBT as in
 /// DistServe / CacheOPT. A value <= 0 means "no SLO".
 struct Slo {
   double ttft_s = 0.0;  // time to first token target (s)

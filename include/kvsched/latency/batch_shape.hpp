@@ -4,7 +4,7 @@
 
 namespace kvsched {
 
-/// Aggregate shape of one forward pass (design.md section 4). Build it with add_prefill() and
+/// Aggregate shape of one forward pass (docs/design.md section 4). Build it with add_prefill() and
 /// add_decode(): the latency model reads every field.
 struct BatchShape {
   std::int64_t prefill_tokens = 0;       // sum of prefill chunk sizes (tokens)

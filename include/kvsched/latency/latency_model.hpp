@@ -1,4 +1,4 @@
-// kvsched/latency/latency_model.hpp: predicted iteration, prefill and swap times (design.md
+// kvsched/latency/latency_model.hpp: predicted iteration, prefill and swap times (docs/design.md
 // section 4). Policies read it (AccelGen chunking, CacheOPT swap-vs-recompute, criticality);
 // the simulator advances time with it. Coefficients come from a fit to measured GPU profiles
 // (kvsched/latency/profile_fit.hpp) or from JSON.

@@ -1,5 +1,5 @@
 // kvsched/latency/profile_fit.hpp: fits LatencyCoeffs for a model on a GPU to the bundled
-// Vidur profiles with Eigen least squares, and reports the fit error (design.md section 4;
+// Vidur profiles with Eigen least squares, and reports the fit error (docs/design.md section 4;
 // method and measured errors in docs/latency_model.md). Fast enough to run at simulator
 // start-up (it parses ~5 MB of CSV and solves a few hundred tiny least-squares problems).
 #pragma once

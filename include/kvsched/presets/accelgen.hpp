@@ -1,9 +1,10 @@
-// kvsched/presets/accelgen.hpp: AccelGen's policy bundles (design.md section 3.3).
+// kvsched/presets/accelgen.hpp: AccelGen's policy bundles (docs/design.md section 3.3).
 #pragma once
 #include "kvsched/policy/allocator/embedding_allocator.hpp"
 #include "kvsched/policy/allocator/on_demand_allocator.hpp"
 #include "kvsched/policy/batch/multi_resource_batch.hpp"
 #include "kvsched/policy/chunker/slo_dynamic_chunker.hpp"
+#include "kvsched/policy/common/bundle_rules.hpp"
 #include "kvsched/policy/concepts.hpp"
 #include "kvsched/policy/estimator/history_estimator.hpp"
 #include "kvsched/policy/estimator/oracle_estimator.hpp"
@@ -43,13 +44,13 @@ struct accelgen_of {
 
 struct accelgen : accelgen_of<HistoryEstimator> {};
 
-/// AccelGen's Oracle (design.md section 3.3.4): the same policies with true output lengths
+/// AccelGen's Oracle (docs/design.md section 3.3.4): the same policies with true output lengths
 /// (OracleEstimator: RequestSpec::oracle_output_tokens, set by the simulator) in the KV
 /// demand. Iteration times are exact whenever the policies' LatencyModel is the one the engine
 /// (simulator) runs on, which is how kvsched-sim uses it.
 struct accelgen_oracle : accelgen_of<OracleEstimator> {};
 
-/// The combination (design.md sections 3.2 and 3.3): CacheOPT's KV policies (padded length
+/// The combination (docs/design.md sections 3.2 and 3.3): CacheOPT's KV policies (padded length
 /// estimate, estimated-demand reservations with embedding, proactive top-up and global
 /// reserve, SLO victim order, swap-or-recompute by latency) with AccelGen's SLO-guaranteed
 /// chunking, SLO-slack prioritisation and multi-resource batch selection. The selector's free
@@ -68,6 +69,7 @@ struct cacheopt_accelgen_of {
   SloDynamicChunker chunker{};
   MultiResourceBatch batch{};
   SchedulerOptions options{.no_admission_after_preemption = true};
+  BundleRules rules{};  // critical requests and global reserve, read by allocator, reserver and victim
 
   cacheopt_accelgen_of() {
     batch.config.subtract_running_growth = false;

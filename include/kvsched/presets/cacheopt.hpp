@@ -1,5 +1,5 @@
 // kvsched/presets/cacheopt.hpp: CacheOPT policy bundles, the oracle, and one ablation per
-// component (design.md section 3.2). Each is a struct over cacheopt_of<...>: change a member
+// component (docs/design.md section 3.2). Each is a struct over cacheopt_of<...>: change a member
 // (or its config) to reconfigure it.
 #pragma once
 #include "kvsched/policy/allocator/embedding_allocator.hpp"
@@ -8,6 +8,7 @@
 #include "kvsched/policy/allocator/on_demand_allocator.hpp"
 #include "kvsched/policy/batch/queue_order_batch.hpp"
 #include "kvsched/policy/chunker/token_budget_chunker.hpp"
+#include "kvsched/policy/common/bundle_rules.hpp"
 #include "kvsched/policy/concepts.hpp"
 #include "kvsched/policy/estimator/history_estimator.hpp"
 #include "kvsched/policy/estimator/noisy_oracle_estimator.hpp"
@@ -22,6 +23,7 @@
 #include "kvsched/policy/victim/last_admitted_victim.hpp"
 #include "kvsched/policy/victim/never_preempt.hpp"
 #include "kvsched/policy/victim/slo_victim_selector.hpp"
+#include "kvsched/presets/baselines.hpp"
 
 namespace kvsched::presets {
 
@@ -56,18 +58,7 @@ struct cacheopt_of {
   TokenBudgetChunker chunker{0, true};
   QueueOrderBatch batch{};
   SchedulerOptions options{.no_admission_after_preemption = true};
-
-  /// Sets the global reserve everywhere it is read (allocator and reserver must agree).
-  void set_global_reserve(const GlobalReserveConfig& g) {
-    reserver.config.reserve = g;
-    if constexpr (requires { allocator.config.reserve; }) allocator.config.reserve = g;
-  }
-  /// Sets critical-request handling everywhere it is read.
-  void set_critical(const CriticalConfig& c) {
-    reserver.config.critical = c;
-    if constexpr (requires { allocator.config.critical; }) allocator.config.critical = c;
-    if constexpr (requires { victim.config.critical; }) victim.config.critical = c;
-  }
+  BundleRules rules{};  // critical requests and global reserve, read by allocator, reserver, queue and victim
 };
 
 /// CacheOPT with the history estimator (online conditional quantiles by prompt bucket and
@@ -138,14 +129,14 @@ struct cacheopt_no_topup : cacheopt {
 
 /// Component 4b off: no global reserve (G = 0).
 struct cacheopt_no_reserve : cacheopt {
-  cacheopt_no_reserve() { set_global_reserve({.enabled = false}); }
+  cacheopt_no_reserve() { rules.reserve.enabled = false; }
 };
 
 /// Component 5a off: FCFS queue with head-of-line blocking (vLLM's order) and no
 /// critical-request handling.
 struct cacheopt_no_slack : cacheopt_of<PaddedEstimator<HistoryEstimator>, EmbeddingAllocator, SloVictimSelector,
                                        LatencyModeChooser, FcfsQueue> {
-  cacheopt_no_slack() { set_critical({.enabled = false}); }
+  cacheopt_no_slack() { rules.critical.enabled = false; }
 };
 
 /// Component 5b off: victim = the most recently admitted running request (vLLM's order).
@@ -159,17 +150,14 @@ struct cacheopt_no_mode_choice
 /// Not CacheOPT: TensorRT-LLM's GUARANTEED_NO_EVICT admission with the true output length in
 /// place of max_tokens (reserve prompt + x_true, never preempt, FCFS, no chunked prefill, no
 /// prefix caching). Shows what a plain exact reservation does without reuse and top-up.
-struct trtllm_oracle_lengths {
-  static constexpr bool prefix_caching = false;
-  PaddedEstimator<OracleEstimator> estimator{{}, HoeffdingPadding({.enabled = false})};
-  EstimatedDemandAllocator allocator{{.critical = {.enabled = false}}};
-  WatermarkReserver reserver{0.0};
-  NeverPreempt victim{};
-  FixedModeChooser mode{PreemptionMode::kRecompute};
-  FcfsQueue queue{};
-  TokenBudgetChunker chunker{0, false};
-  QueueOrderBatch batch{};
-  SchedulerOptions options{};
+struct trtllm_oracle_lengths
+    : baseline_of<false, EstimatedDemandAllocator, WatermarkReserver, NeverPreempt, PaddedEstimator<OracleEstimator>> {
+  trtllm_oracle_lengths() {
+    estimator.padding = HoeffdingPadding({.enabled = false});
+    reserver.watermark = 0.0;
+    chunker.chunked_prefill = false;
+    rules.critical.enabled = false;
+  }
 };
 
 static_assert(PolicyBundle<cacheopt> && PolicyBundle<cacheopt_paper_padding> && PolicyBundle<oracle> && PolicyBundle<cacheopt_noisy_10> &&

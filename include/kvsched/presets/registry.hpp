@@ -16,55 +16,57 @@
 namespace kvsched {
 
 namespace detail {
-using SchedulerFactory = std::function<std::unique_ptr<AnyScheduler>(const EngineConfig&, const LatencyModel&)>;
+/// Builds a preset's scheduler for an engine and a latency model (one per registry row).
+using PresetFactory = std::function<std::unique_ptr<AnyScheduler>(const EngineConfig&, const LatencyModel&)>;
 
-/// Builds a factory for preset P. EngineConfig.enable_prefix_caching is a global off switch:
-/// prefix caching runs only where the preset's engine has it on by default (P::prefix_caching).
+/// Factory for preset P under `name`. Prefix caching follows prefix_caching_of<P> (applied by
+/// Scheduler's constructor): EngineConfig.enable_prefix_caching is a global off switch.
 template <class P>
-SchedulerFactory factory(std::string name) {
+PresetFactory factory(std::string name) {
   return [name](const EngineConfig& engine, const LatencyModel& latency) -> std::unique_ptr<AnyScheduler> {
-    EngineConfig e = engine;
-    e.enable_prefix_caching = engine.enable_prefix_caching && P::prefix_caching;
-    return std::make_unique<SchedulerAdapter<P>>(name, e, latency);
+    return std::make_unique<SchedulerAdapter<P>>(name, engine, latency);
   };
 }
 
-/// Every preset, in the order reports list them.
-inline const std::vector<std::pair<std::string, SchedulerFactory>>& preset_table() {
-  static const std::vector<std::pair<std::string, SchedulerFactory>> table = {
-      {"vllm_v1", factory<presets::vllm_v1>("vllm_v1")},
-      {"vllm_v0", factory<presets::vllm_v0>("vllm_v0")},
-      {"sarathi", factory<presets::sarathi>("sarathi")},
-      {"trtllm_guaranteed_no_evict", factory<presets::trtllm_guaranteed_no_evict>("trtllm_guaranteed_no_evict")},
-      {"sglang", factory<presets::sglang>("sglang")},
+/// Every preset, in the order reports list them. KVSCHED_PRESET(x) = the row for
+/// presets::x under the name "x", so that each name is written once.
+inline const std::vector<std::pair<std::string, PresetFactory>>& preset_table() {
+#define KVSCHED_PRESET(x) {#x, factory<presets::x>(#x)}
+  static const std::vector<std::pair<std::string, PresetFactory>> table = {
+      KVSCHED_PRESET(vllm_v1),
+      KVSCHED_PRESET(vllm_v0),
+      KVSCHED_PRESET(sarathi),
+      KVSCHED_PRESET(trtllm_guaranteed_no_evict),
+      KVSCHED_PRESET(sglang),
       // CacheOPT (kvsched/presets/cacheopt.hpp): the history-estimator default, the oracle,
       // noisy predictors of 10/30/50% relative error, one ablation per component,
       // TensorRT-LLM's admission with true lengths, and the future-peak admission (ours).
-      {"cacheopt", factory<presets::cacheopt>("cacheopt")},
-      {"cacheopt_paper_padding", factory<presets::cacheopt_paper_padding>("cacheopt_paper_padding")},
-      {"oracle", factory<presets::oracle>("oracle")},
-      {"cacheopt_noisy_10", factory<presets::cacheopt_noisy_10>("cacheopt_noisy_10")},
-      {"cacheopt_noisy_30", factory<presets::cacheopt_noisy_30>("cacheopt_noisy_30")},
-      {"cacheopt_noisy_50", factory<presets::cacheopt_noisy_50>("cacheopt_noisy_50")},
-      {"cacheopt_no_padding", factory<presets::cacheopt_no_padding>("cacheopt_no_padding")},
-      {"cacheopt_no_alloc", factory<presets::cacheopt_no_alloc>("cacheopt_no_alloc")},
-      {"cacheopt_no_reuse", factory<presets::cacheopt_no_reuse>("cacheopt_no_reuse")},
-      {"cacheopt_no_topup", factory<presets::cacheopt_no_topup>("cacheopt_no_topup")},
-      {"cacheopt_no_reserve", factory<presets::cacheopt_no_reserve>("cacheopt_no_reserve")},
-      {"cacheopt_no_slack", factory<presets::cacheopt_no_slack>("cacheopt_no_slack")},
-      {"cacheopt_no_slo_victim", factory<presets::cacheopt_no_slo_victim>("cacheopt_no_slo_victim")},
-      {"cacheopt_no_mode_choice", factory<presets::cacheopt_no_mode_choice>("cacheopt_no_mode_choice")},
-      {"trtllm_oracle_lengths", factory<presets::trtllm_oracle_lengths>("trtllm_oracle_lengths")},
-      {"cacheopt_peak", factory<presets::cacheopt_peak>("cacheopt_peak")},
-      {"oracle_peak", factory<presets::oracle_peak>("oracle_peak")},
+      KVSCHED_PRESET(cacheopt),
+      KVSCHED_PRESET(cacheopt_paper_padding),
+      KVSCHED_PRESET(oracle),
+      KVSCHED_PRESET(cacheopt_noisy_10),
+      KVSCHED_PRESET(cacheopt_noisy_30),
+      KVSCHED_PRESET(cacheopt_noisy_50),
+      KVSCHED_PRESET(cacheopt_no_padding),
+      KVSCHED_PRESET(cacheopt_no_alloc),
+      KVSCHED_PRESET(cacheopt_no_reuse),
+      KVSCHED_PRESET(cacheopt_no_topup),
+      KVSCHED_PRESET(cacheopt_no_reserve),
+      KVSCHED_PRESET(cacheopt_no_slack),
+      KVSCHED_PRESET(cacheopt_no_slo_victim),
+      KVSCHED_PRESET(cacheopt_no_mode_choice),
+      KVSCHED_PRESET(trtllm_oracle_lengths),
+      KVSCHED_PRESET(cacheopt_peak),
+      KVSCHED_PRESET(oracle_peak),
       // AccelGen and CacheOPT + AccelGen (kvsched/presets/accelgen.hpp), and the larger
       // Sarathi-Serve budget the AccelGen evaluation compares with.
-      {"sarathi_2048", factory<presets::sarathi_2048>("sarathi_2048")},
-      {"accelgen", factory<presets::accelgen>("accelgen")},
-      {"accelgen_oracle", factory<presets::accelgen_oracle>("accelgen_oracle")},
-      {"cacheopt_accelgen", factory<presets::cacheopt_accelgen>("cacheopt_accelgen")},
-      {"cacheopt_accelgen_oracle", factory<presets::cacheopt_accelgen_oracle>("cacheopt_accelgen_oracle")},
+      KVSCHED_PRESET(sarathi_2048),
+      KVSCHED_PRESET(accelgen),
+      KVSCHED_PRESET(accelgen_oracle),
+      KVSCHED_PRESET(cacheopt_accelgen),
+      KVSCHED_PRESET(cacheopt_accelgen_oracle),
   };
+#undef KVSCHED_PRESET
   return table;
 }
 }  // namespace detail

@@ -14,10 +14,10 @@
 #include "kvsched/core/request.hpp"
 #include "kvsched/core/schedule_plan.hpp"
 #include "kvsched/latency/latency_model.hpp"
+#include "kvsched/core/engine_config.hpp"
 #include "kvsched/policy/concepts.hpp"
-#include "kvsched/scheduler/engine_config.hpp"
+#include "kvsched/policy/scheduler_view.hpp"
 #include "kvsched/scheduler/scheduler_stats.hpp"
-#include "kvsched/scheduler/scheduler_view.hpp"
 
 namespace kvsched {
 
@@ -27,16 +27,19 @@ namespace kvsched {
 /// copy pairs, runs the forward pass over plan.scheduled, and reports on_step_done(). Time is
 /// passed in, never read from a clock, so runs are deterministic.
 ///
-/// One step (design.md section 2, vLLM v1's loop shape unless options say otherwise):
+/// One step (docs/design.md section 2, vLLM v1's loop shape unless options say otherwise):
 ///   1. running requests, in the queue policy's order: each gets its prefill chunk or one
 ///      decode token; when its blocks do not fit, victims are preempted (swap or recompute)
 ///      until they do, or the victim is the request itself;
 ///   2. swapped requests are swapped back in while blocks last;
 ///   3. waiting requests are admitted in queue order while the token budget, max_num_seqs,
 ///      the allocator and the reserver allow.
-/// Optional policy hooks (detected with `requires`, see kvsched/policy/concepts.hpp): reserver
-/// begin_step/on_admit/on_step_done/on_preempt/top_up, allocator on_admit/on_release, chunker
-/// begin_step/on_scheduled, and an IncrementalQueue's on_enqueue/on_dequeue/candidates.
+/// Optional policy hooks (each a named concept in kvsched/policy/concepts.hpp): reserver
+/// ReserverBeginStep/OnAdmit/OnStepDone/OnPreempt/TopUp, allocator AllocatorBeginStep/OnAdmit/
+/// OnRelease, chunker ChunkerBeginStep/OnScheduled, queue IncrementalQueue/KeyedWaitingQueue.
+/// A policy that declares a hook by name with a signature its concept rejects does not compile.
+/// Prefix caching runs when EngineConfig::enable_prefix_caching and the bundle's
+/// P::prefix_caching (the reproduced engine's default) are both on (prefix_caching_of).
 /// Errors: add_request() throws std::invalid_argument for a bad spec; requests that can never
 /// run (prompt >= max_model_len) are rejected in the next plan with a reason. The constructor
 /// throws std::invalid_argument for an impossible config (max_model_len larger than the pool).
@@ -44,8 +47,8 @@ template <PolicyBundle P>
 class Scheduler {
  public:
   Scheduler(const EngineConfig& engine, const LatencyModel& latency, P policies = {})
-      : engine_(validated(engine)), latency_(latency), p_(std::move(policies)),
-        blocks_(engine.block_size, engine.num_device_blocks, engine.num_host_blocks, engine.enable_prefix_caching) {}
+      : engine_(effective(engine)), latency_(latency), p_(std::move(policies)),
+        blocks_(engine_.block_size, engine_.num_device_blocks, engine_.num_host_blocks, engine_.enable_prefix_caching) {}
 
   [[nodiscard]] const EngineConfig& engine() const { return engine_; }
   [[nodiscard]] const BlockManager& block_manager() const { return blocks_; }
@@ -105,13 +108,13 @@ class Scheduler {
     seqs_left_ = engine_.max_num_seqs;
     budget_left_ = 0;
     if constexpr (kIncrementalQueue) p_.queue.candidates(cand_buf_, view());
-    if constexpr (requires { p_.chunker.begin_step(view()); }) p_.chunker.begin_step(view());
+    if constexpr (ChunkerBeginStep<Chunker>) p_.chunker.begin_step(view());
     budget_left_ = p_.chunker.token_budget(view());
-    if constexpr (requires { p_.reserver.begin_step(view()); }) p_.reserver.begin_step(view());
+    if constexpr (ReserverBeginStep<Reserver>) p_.reserver.begin_step(view());
     // Optional hook: the allocator may adjust reservations (return lent blocks to their hosts)
     // and name running requests to preempt before the running phase (CacheOPT: a guest whose
     // host caught up with the lent region).
-    if constexpr (requires(std::vector<Request*>& out) { p_.allocator.begin_step(view(), blocks_, out); }) {
+    if constexpr (AllocatorBeginStep<Allocator>) {
       reclaim_buf_.clear();
       p_.allocator.begin_step(view(), blocks_, reclaim_buf_);
       for (Request* v : reclaim_buf_)
@@ -155,7 +158,7 @@ class Scheduler {
       auto it = reqs_.find(o.id);
       if (it != reqs_.end() && it->second.state == RequestState::kRunning && it->second.num_generated > 0) finish(it->second);
     }
-    if constexpr (requires { p_.reserver.on_step_done(view()); }) p_.reserver.on_step_done(view());
+    if constexpr (ReserverOnStepDone<Reserver>) p_.reserver.on_step_done(view());
   }
 
   /// Request by id (live, or terminal and not yet taken), nullptr if unknown.
@@ -179,28 +182,35 @@ class Scheduler {
 
   /// Read-only state for policies and callers, valid until the next mutation.
   [[nodiscard]] SchedulerView view() const {
-    SchedulerView v;
-    v.now_s = now_;
-    v.engine = &engine_;
-    v.blocks = &blocks_;
-    v.latency = &latency_;
-    v.running = running_;
-    v.waiting = waiting_;
-    v.swapped = swapped_;
+    const std::span<Request* const> cands = kIncrementalQueue ? std::span<Request* const>(cand_buf_) : std::span<Request* const>();
+    SchedulerView v = make_view(now_, engine_, blocks_, latency_, {running_, waiting_, swapped_, cands}, budget_left_, seqs_left_);
     v.arrival_rate_rps = arrival_rate();
     v.max_iteration_s = max_iteration_s_;
-    v.token_budget_left = budget_left_;
-    v.seqs_left = seqs_left_;
-    v.estimator_ctx = &p_.estimator;
-    v.estimator_fn = [](const void* e, const Request& r, const SchedulerView& sv) {
-      return static_cast<const decltype(P::estimator)*>(e)->estimate(r, sv);
-    };
-    if constexpr (kIncrementalQueue) v.candidates = cand_buf_;
+    v.bind_estimator(p_.estimator);
+    if constexpr (HasBundleRules<P>) v.bundle_rules = &p_.rules;
     return v;
   }
 
  private:
-  static constexpr bool kIncrementalQueue = IncrementalQueue<decltype(P::queue)>;
+  using Allocator = decltype(P::allocator);
+  using Reserver = decltype(P::reserver);
+  using Chunker = decltype(P::chunker);
+  using Queue = decltype(P::queue);
+  static constexpr bool kIncrementalQueue = IncrementalQueue<Queue>;
+
+  // A hook declared by name must match its concept (otherwise it would be silently skipped).
+  static_assert(ReserverHooksWellFormed<Reserver>, "reserver: a hook has the wrong signature (policy/concepts.hpp, Reserver*)");
+  static_assert(AllocatorHooksWellFormed<Allocator>, "allocator: a hook has the wrong signature (policy/concepts.hpp, Allocator*)");
+  static_assert(ChunkerHooksWellFormed<Chunker>, "chunker: a hook has the wrong signature (policy/concepts.hpp, Chunker*)");
+  static_assert(QueueHooksWellFormed<Queue>, "queue: a hook has the wrong signature (policy/concepts.hpp, KeyedWaitingQueue, IncrementalQueue)");
+
+  /// The engine config this scheduler runs under: validated, with prefix caching on only
+  /// where the bundle's engine has it (prefix_caching_of).
+  static EngineConfig effective(const EngineConfig& engine) {
+    EngineConfig e = validated(engine);
+    e.enable_prefix_caching = prefix_caching_of<P>(engine);
+    return e;
+  }
 
   static const EngineConfig& validated(const EngineConfig& e) {
     e.validate();
@@ -222,7 +232,7 @@ class Scheduler {
       if (n <= 0) continue;
       if (!grow_or_preempt(*r, n)) continue;
       add_scheduled(*r, n);
-      if constexpr (requires { p_.reserver.top_up(*r, view(), blocks_); }) p_.reserver.top_up(*r, view(), blocks_);
+      if constexpr (ReserverTopUp<Reserver>) p_.reserver.top_up(*r, view(), blocks_);
     }
   }
 
@@ -309,8 +319,8 @@ class Scheduler {
     else if (!blocks_.set_reservation(w.id(), reserve_total))
       throw std::logic_error("scheduler: reservation does not fit after can_admit");
     if (!blocks_.allocate_slots(w.id(), cached + n, cached, &plan_.copy)) throw std::logic_error("scheduler: admission blocks do not fit");
-    if constexpr (requires { p_.allocator.on_admit(w, *grant, est, view()); }) p_.allocator.on_admit(w, *grant, est, view());
-    if constexpr (requires { p_.reserver.on_admit(w); }) p_.reserver.on_admit(w);
+    if constexpr (AllocatorOnAdmit<Allocator>) p_.allocator.on_admit(w, *grant, est, view());
+    if constexpr (ReserverOnAdmit<Reserver>) p_.reserver.on_admit(w);
     w.num_computed_tokens = got;
     w.num_cached_prompt_tokens += got;
     stats_.prefix_cache_hit_tokens += got;
@@ -347,8 +357,8 @@ class Scheduler {
 
   void preempt(Request& v) {
     PreemptionMode mode = p_.mode.choose(v, view());
-    if constexpr (requires { p_.reserver.on_preempt(v); }) p_.reserver.on_preempt(v);
-    if constexpr (requires { p_.allocator.on_release(v, blocks_); }) p_.allocator.on_release(v, blocks_);
+    if constexpr (ReserverOnPreempt<Reserver>) p_.reserver.on_preempt(v);
+    if constexpr (AllocatorOnRelease<Allocator>) p_.allocator.on_release(v, blocks_);
     std::erase(running_, &v);
     const std::int32_t context = v.num_computed_tokens;
     if (mode == PreemptionMode::kSwap) {
@@ -379,7 +389,7 @@ class Scheduler {
   void add_scheduled(Request& r, std::int32_t n) {
     const bool prefill = r.is_prefilling();
     plan_.scheduled.push_back({r.id(), n, r.num_computed_tokens, prefill, r.num_computed_tokens + n == r.num_tokens()});
-    if constexpr (requires { p_.chunker.on_scheduled(r, n, view()); }) p_.chunker.on_scheduled(r, n, view());
+    if constexpr (ChunkerOnScheduled<Chunker>) p_.chunker.on_scheduled(r, n, view());
     r.sched_mark = step_;
     budget_left_ -= n;
     --seqs_left_;
@@ -394,7 +404,7 @@ class Scheduler {
 
   // ---- lifecycle -----------------------------------------------------------------------
   void release(Request& r) {
-    if constexpr (requires { p_.allocator.on_release(r, blocks_); }) p_.allocator.on_release(r, blocks_);
+    if constexpr (AllocatorOnRelease<Allocator>) p_.allocator.on_release(r, blocks_);
     blocks_.free(r.id());
   }
   void finish(Request& r) {
@@ -425,7 +435,7 @@ class Scheduler {
   /// move), so the queue never needs a per-step sort; otherwise at the back (arrival) or the
   /// front (recompute preemption, as vLLM's prepend_request).
   void enqueue_waiting(Request& r, bool front) {
-    if constexpr (requires { p_.queue.waiting_key(r) < p_.queue.waiting_key(r); }) {
+    if constexpr (KeyedWaitingQueue<Queue>) {
       const auto key = p_.queue.waiting_key(r);
       auto at = std::upper_bound(waiting_.begin(), waiting_.end(), key,
                                  [this](const auto& k, const Request* w) { return k < p_.queue.waiting_key(*w); });

@@ -4,7 +4,7 @@
 
 namespace kvsched {
 
-/// Cumulative counters since construction (design.md section 4 metrics).
+/// Cumulative counters since construction (docs/design.md section 4 metrics).
 struct SchedulerStats {
   std::int64_t iterations = 0;               // schedule() calls that produced a non-empty batch
   std::int64_t preemptions_recompute = 0;    // victims preempted by recompute

@@ -1,5 +1,5 @@
 // kvsched/serve/serving_engine.hpp: an engine thread that drives an AnyScheduler in wall-clock
-// time, for the minimal server (design.md section 1: "try the whole loop end to end").
+// time, for the minimal server (docs/design.md section 1: "try the whole loop end to end").
 // There is no model: each iteration lasts what the latency model predicts (times time_scale),
 // and every scheduled request that samples a token gets one placeholder token.
 #pragma once

@@ -1,4 +1,4 @@
-// kvsched/sim/metrics.hpp: per-request outcomes and the aggregate metrics of design.md
+// kvsched/sim/metrics.hpp: per-request outcomes and the aggregate metrics of docs/design.md
 // section 4 (TTFT, TBT, TPOT, E2E, queueing, SLO attainment, goodput, throughput).
 #pragma once
 #include <algorithm>
@@ -69,7 +69,7 @@ struct RequestOutcome {
   }
 };
 
-/// Aggregate metrics of one run (design.md section 4). Denominators: attainments count every
+/// Aggregate metrics of one run (docs/design.md section 4). Denominators: attainments count every
 /// request of the workload (rejected and unfinished ones fail both SLOs); rates divide by the
 /// makespan = last output token time minus first arrival.
 struct Metrics {

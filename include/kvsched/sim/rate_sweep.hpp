@@ -1,5 +1,5 @@
 // kvsched/sim/rate_sweep.hpp: arrival-rate sweeps and the maximum sustainable rate
-// (design.md section 4: highest rate at which both SLO attainments stay >= 90%).
+// (docs/design.md section 4: highest rate at which both SLO attainments stay >= 90%).
 #pragma once
 #include <cmath>
 #include <functional>

@@ -27,11 +27,11 @@ namespace kvsched::sim {
 struct SimOptions {
   std::int32_t block_size = 16;  // tokens per KV block (EngineConfig::block_size); sizes swaps
   /// Swap transfers run on their own stream, overlapping the forward pass: the iteration takes
-  /// max(compute, swap) instead of compute + swap (ours; design.md section 4: "unless the
+  /// max(compute, swap) instead of compute + swap (ours; docs/design.md section 4: "unless the
   /// backend is configured to overlap them").
   bool overlap_swap = false;
   /// Record KV pool occupancy every iteration (SimResult::kv_timeline: "KV reserved vs used
-  /// over time", design.md section 4).
+  /// over time", docs/design.md section 4).
   bool record_kv = true;
   /// Called as requests end: (ended, total). For progress bars; may be empty.
   std::function<void(std::size_t, std::size_t)> progress;

@@ -1,4 +1,4 @@
-// kvsched/cuda/kernels.hpp: launchers of the CUDA backend's kernels (design.md section 5).
+// kvsched/cuda/kernels.hpp: launchers of the CUDA backend's kernels (docs/design.md section 5).
 // Host header: callable from code compiled by a host compiler, linking kvsched::cuda. Every
 // launcher enqueues work on `stream` (last argument) and returns cudaError_t: cudaSuccess,
 // cudaErrorInvalidValue for arguments it cannot take (named in the doc comment), or the launch

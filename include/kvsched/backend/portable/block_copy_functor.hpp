@@ -3,7 +3,7 @@
 #pragma once
 #include <cstdint>
 
-#include "kvsched/backend/host_device.hpp"
+#include "kvsched/core/host_device.hpp"
 #include "kvsched/core/types.hpp"
 
 namespace kvsched::portable {

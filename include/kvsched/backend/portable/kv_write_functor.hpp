@@ -2,7 +2,7 @@
 #pragma once
 #include <cstdint>
 
-#include "kvsched/backend/host_device.hpp"
+#include "kvsched/core/host_device.hpp"
 #include "kvsched/backend/kv_layout.hpp"
 
 namespace kvsched::portable {

@@ -5,7 +5,7 @@
 #include <cstdint>
 
 #include "kvsched/backend/element.hpp"
-#include "kvsched/backend/host_device.hpp"
+#include "kvsched/core/host_device.hpp"
 #include "kvsched/backend/kv_layout.hpp"
 #include "kvsched/backend/paged_kv.hpp"
 

@@ -1,6 +1,6 @@
 // kvsched/policy/allocator/embedding_allocator.hpp: CacheOPT's allocation of the padded
 // estimated demand with reuse of allocated-but-unused reservations ("embedding"),
-// design.md sections 3.2.2 and 3.2.3.
+// docs/design.md sections 3.2.2 and 3.2.3.
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -12,9 +12,9 @@
 
 #include "kvsched/policy/allocator/embedding_host_index.hpp"
 #include "kvsched/policy/allocator/estimated_demand_allocator.hpp"
+#include "kvsched/policy/common/global_reserve.hpp"
+#include "kvsched/policy/common/slo_slack.hpp"
 #include "kvsched/policy/concepts.hpp"
-#include "kvsched/policy/queue/slo_slack.hpp"
-#include "kvsched/policy/reserver/global_reserve.hpp"
 
 namespace kvsched {
 
@@ -32,11 +32,9 @@ struct EmbeddingAllocatorConfig {
   bool host_must_outlive_guest = true;  // host's predicted remaining output >= guest's s_o (ours)
   ReclaimRule reclaim = ReclaimRule::kWhenPoolShort;
   std::int32_t max_host_probes = 32;    // hosts examined per search, 0 = all (ours)
-  CriticalConfig critical{};            // critical requests get len + B (slo_slack.hpp)
-  GlobalReserveConfig reserve{};        // must equal the reserver's: plain admission must leave G
 };
 
-/// Allocator of CacheOPT (sections 3.2.2-3.2.3 of design.md).
+/// Allocator of CacheOPT (sections 3.2.2-3.2.3 of docs/design.md).
 ///
 /// Admission of request i, in order of attempts:
 ///  1. plain: promise its padded estimated demand D_i = estimated_demand_blocks() if that fits
@@ -69,12 +67,12 @@ class EmbeddingAllocator {
   [[nodiscard]] std::optional<AdmissionGrant> admit(const Request& r, std::int32_t blocks_now, const LengthEstimate& est,
                                                     const SchedulerView& v) const {
     const BlockManager& bm = *v.blocks;
-    const std::int32_t demand = std::max(blocks_now, estimated_demand_blocks(r, est, v, config.critical));
+    const std::int32_t demand = std::max(blocks_now, estimated_demand_blocks(r, est, v, v.rules().critical));
     const AdmissionGrant plain{demand, std::nullopt, 0};
     if (!config.reuse) return plain;
     const PrefixHit hit = bm.prefix_caching() ? bm.probe_prefix(r.spec, r.num_tokens()) : PrefixHit{};
     const std::int32_t plain_new = demand - hit.blocks + hit.free_blocks;
-    if (bm.available() - plain_new >= global_reserve_blocks(config.reserve, v)) return plain;
+    if (bm.available() - plain_new >= global_reserve_blocks(v)) return plain;
     const std::int32_t lent = demand - hit.blocks;
     if (lent <= 0) return plain;
     const EmbeddingHost* host = find_host(r, lent, est, v);
@@ -199,5 +197,7 @@ class EmbeddingAllocator {
   mutable EmbeddingHostIndex index_;
   mutable bool index_valid_ = false;
 };
+static_assert(Allocator<EmbeddingAllocator> && AllocatorBeginStep<EmbeddingAllocator> && AllocatorOnAdmit<EmbeddingAllocator> &&
+              AllocatorOnRelease<EmbeddingAllocator>);
 
 }  // namespace kvsched

@@ -1,5 +1,5 @@
 // kvsched/policy/allocator/embedding_host_index.hpp: running requests ordered by unused
-// reservation, for CacheOPT's best-fit host search (design.md section 3.2.3).
+// reservation, for CacheOPT's best-fit host search (docs/design.md section 3.2.3).
 #pragma once
 #include <algorithm>
 #include <cstdint>

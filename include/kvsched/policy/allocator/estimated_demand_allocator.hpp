@@ -1,13 +1,13 @@
 // kvsched/policy/allocator/estimated_demand_allocator.hpp: reserve the padded estimated
-// demand at admission (CacheOPT, design.md section 3.2.2).
+// demand at admission (CacheOPT, docs/design.md section 3.2.2).
 #pragma once
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <optional>
 
+#include "kvsched/policy/common/slo_slack.hpp"
 #include "kvsched/policy/concepts.hpp"
-#include "kvsched/policy/queue/slo_slack.hpp"
 
 namespace kvsched {
 
@@ -28,19 +28,13 @@ namespace kvsched {
   return static_cast<std::int32_t>(blocks_for_tokens(tokens, bs));
 }
 
-struct EstimatedDemandConfig {
-  CriticalConfig critical{};
-};
-
 /// Allocator that promises each admitted request its padded estimated demand
 /// (estimated_demand_blocks) and lends nothing: CacheOPT's allocation without reuse
 /// (ablation "no reuse" uses EmbeddingAllocator with reuse off, which behaves the same).
 struct EstimatedDemandAllocator {
-  EstimatedDemandConfig config{};
-
   [[nodiscard]] std::optional<AdmissionGrant> admit(const Request& r, std::int32_t blocks_now, const LengthEstimate& est,
                                                     const SchedulerView& v) const {
-    return AdmissionGrant{std::max(blocks_now, estimated_demand_blocks(r, est, v, config.critical)), std::nullopt, 0};
+    return AdmissionGrant{std::max(blocks_now, estimated_demand_blocks(r, est, v, v.rules().critical)), std::nullopt, 0};
   }
 };
 

@@ -1,5 +1,5 @@
 // kvsched/policy/allocator/future_kv_curve.hpp: future KV use of running requests as they
-// grow one token per iteration and free their blocks when they finish (design.md 3.2.3, ours).
+// grow one token per iteration and free their blocks when they finish (docs/design.md 3.2.3, ours).
 #pragma once
 #include <algorithm>
 #include <cstdint>

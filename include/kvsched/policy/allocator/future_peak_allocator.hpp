@@ -1,5 +1,5 @@
 // kvsched/policy/allocator/future_peak_allocator.hpp: admit a request when the future peak
-// of total KV use still fits (design.md section 3.2.3, ours: the generalisation of CacheOPT's
+// of total KV use still fits (docs/design.md section 3.2.3, ours: the generalisation of CacheOPT's
 // embedding condition to all running requests at once).
 #pragma once
 #include <algorithm>
@@ -10,16 +10,11 @@
 #include <vector>
 
 #include "kvsched/policy/allocator/future_kv_curve.hpp"
+#include "kvsched/policy/common/global_reserve.hpp"
+#include "kvsched/policy/common/slo_slack.hpp"
 #include "kvsched/policy/concepts.hpp"
-#include "kvsched/policy/queue/slo_slack.hpp"
-#include "kvsched/policy/reserver/global_reserve.hpp"
 
 namespace kvsched {
-
-struct FuturePeakConfig {
-  CriticalConfig critical{};      // a critical request is admitted on its current need alone
-  GlobalReserveConfig reserve{};  // capacity = device pool - G (must equal the reserver's)
-};
 
 /// Allocator that admits request c when, with every running request i holding len_i tokens now,
 /// growing one token per iteration and finishing after r_i = x_tilde_i - generated_i more
@@ -38,17 +33,12 @@ struct FuturePeakConfig {
 /// once it is exceeded.
 class FuturePeakAllocator {
  public:
-  FuturePeakConfig config{};
-
-  FuturePeakAllocator() = default;
-  explicit FuturePeakAllocator(FuturePeakConfig c) : config(c) {}
-
   [[nodiscard]] std::optional<AdmissionGrant> admit(const Request& r, std::int32_t blocks_now, const LengthEstimate& est,
                                                     const SchedulerView& v) const {
     const AdmissionGrant grant{blocks_now, std::nullopt, 0};
-    if (is_critical(r, v, config.critical)) return grant;
+    if (is_critical(r, v)) return grant;
     if (!curve_valid_) build(v);
-    const double cap = static_cast<double>(v.blocks->num_device_blocks() - global_reserve_blocks(config.reserve, v));
+    const double cap = static_cast<double>(v.blocks->num_device_blocks() - global_reserve_blocks(v));
     if (curve_.peak_with(r.num_tokens(), remaining(std::ceil(est.upper), r)) > cap) return std::nullopt;
     return grant;
   }
@@ -94,5 +84,7 @@ class FuturePeakAllocator {
   mutable FutureKvCurve curve_;
   mutable bool curve_valid_ = false;
 };
+static_assert(Allocator<FuturePeakAllocator> && AllocatorBeginStep<FuturePeakAllocator> && AllocatorOnAdmit<FuturePeakAllocator> &&
+              AllocatorOnRelease<FuturePeakAllocator>);
 
 }  // namespace kvsched

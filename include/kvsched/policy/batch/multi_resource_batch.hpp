@@ -1,5 +1,5 @@
 // kvsched/policy/batch/multi_resource_batch.hpp: AccelGen's multi-resource-aware batching
-// (AccelGen section 3.3, design.md section 3.3.3).
+// (AccelGen section 3.3, docs/design.md section 3.3.3).
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "kvsched/core/types.hpp"
-#include "kvsched/policy/queue/slo_priority.hpp"
-#include "kvsched/scheduler/scheduler_view.hpp"
+#include "kvsched/policy/common/slo_priority.hpp"
+#include "kvsched/policy/scheduler_view.hpp"
 
 namespace kvsched {
 
@@ -36,7 +36,7 @@ struct ResourceDemand {
 /// expected output, the bundle's estimator's point estimate through SchedulerView::estimate():
 /// the true length in the oracle preset). Free capacity: F = the token budget left after the
 /// running requests, K = available() blocks minus the expected growth of running and swapped
-/// requests. Order of the result (design.md section 3.3.3, the greedy is ours):
+/// requests. Order of the result (docs/design.md section 3.3.3, the greedy is ours):
 ///  1. the first candidate (the most urgent: it fixes the batch's SLO), and every returning
 ///     candidate (preempted after producing output; the queue puts them first), in order;
 ///  2. group by group (similar TBT SLO to the first, then the rest, as the queue ordered

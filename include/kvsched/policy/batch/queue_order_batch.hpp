@@ -2,7 +2,7 @@
 #pragma once
 #include <vector>
 
-#include "kvsched/scheduler/scheduler_view.hpp"
+#include "kvsched/policy/scheduler_view.hpp"
 
 namespace kvsched {
 

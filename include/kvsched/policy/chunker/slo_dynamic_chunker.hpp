@@ -1,5 +1,5 @@
 // kvsched/policy/chunker/slo_dynamic_chunker.hpp: AccelGen's SLO-guaranteed dynamic chunking
-// (AccelGen section 3.1, design.md section 3.3.1).
+// (AccelGen section 3.1, docs/design.md section 3.3.1).
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -8,8 +8,9 @@
 
 #include "kvsched/latency/batch_shape.hpp"
 #include "kvsched/latency/latency_model.hpp"
-#include "kvsched/policy/queue/slo_priority.hpp"
-#include "kvsched/scheduler/scheduler_view.hpp"
+#include "kvsched/policy/common/slo_priority.hpp"
+#include "kvsched/policy/concepts.hpp"
+#include "kvsched/policy/scheduler_view.hpp"
 
 namespace kvsched {
 
@@ -30,7 +31,7 @@ struct SloDynamicChunkerConfig {
 /// flat up to the pivot S_p (LatencyModel::pivot_tokens()), then about linear. Per step:
 ///  - SLO* = tightest TBT SLO among the running and swapped requests (they all run) and the
 ///    most urgent admission candidate (SchedulerView::candidates, which fixes the batch's
-///    SLO: design.md section 3.3.2);
+///    SLO: docs/design.md section 3.3.2);
 ///  - token budget S_b = the largest F <= max_budget_tokens whose worst-case iteration, every
 ///    pending decode plus (F - decodes) prefill tokens in one chunk at the largest context of
 ///    any ongoing prefill, is predicted to take <= slo_margin x SLO*. Since the time only
@@ -214,5 +215,6 @@ class SloDynamicChunker {
   std::vector<std::pair<RequestId, std::int32_t>> running_short_;  // running short prefills: (id, uncomputed tokens not yet scheduled)
   std::vector<ShortCandidate> short_cands_;                      // short admission candidates with their start deadlines
 };
+static_assert(DynamicChunker<SloDynamicChunker> && ChunkerBeginStep<SloDynamicChunker> && ChunkerOnScheduled<SloDynamicChunker>);
 
 }  // namespace kvsched

@@ -1,4 +1,4 @@
-// kvsched/policy/estimator/external_estimator.hpp: the engine supplies x_hat (design.md
+// kvsched/policy/estimator/external_estimator.hpp: the engine supplies x_hat (docs/design.md
 // section 3.2.1; the paper fine-tunes the serving model to predict it).
 #pragma once
 #include <algorithm>

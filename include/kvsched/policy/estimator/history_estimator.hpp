@@ -1,5 +1,5 @@
 // kvsched/policy/estimator/history_estimator.hpp: output length from the history of finished
-// requests, no model and no oracle (design.md section 3.2.1; kvsched's stand-in for the
+// requests, no model and no oracle (docs/design.md section 3.2.1; kvsched's stand-in for the
 // paper's fine-tuned predictor).
 #pragma once
 #include <algorithm>

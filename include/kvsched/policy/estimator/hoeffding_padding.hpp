@@ -1,5 +1,5 @@
 // kvsched/policy/estimator/hoeffding_padding.hpp: confidence padding of an output-length
-// estimate (CacheOPT, design.md section 3.2.1).
+// estimate (CacheOPT, docs/design.md section 3.2.1).
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -21,7 +21,7 @@ enum class ErrorRange : std::uint8_t {
 struct HoeffdingPaddingConfig {
   bool enabled = true;                 // false: x_tilde = x_hat (ablation "no padding")
   // Target probability p as a function of the arrival rate lambda (ours: linear between the
-  // two points, design.md 3.2.1): p = p_hi at lambda <= rate_lo_rps, p_lo at >= rate_hi_rps.
+  // two points, docs/design.md 3.2.1): p = p_hi at lambda <= rate_lo_rps, p_lo at >= rate_hi_rps.
   double p_hi = 0.95;
   double p_lo = 0.80;
   double rate_lo_rps = 1.0;            // requests/s (ours)

@@ -1,6 +1,6 @@
 // kvsched/policy/estimator/max_tokens_estimator.hpp: no length prediction (every baseline).
 #pragma once
-#include "kvsched/scheduler/scheduler_view.hpp"
+#include "kvsched/policy/scheduler_view.hpp"
 
 namespace kvsched {
 

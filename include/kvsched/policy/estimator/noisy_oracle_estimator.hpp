@@ -1,5 +1,5 @@
 // kvsched/policy/estimator/noisy_oracle_estimator.hpp: the true output length times a random
-// error, to emulate a length predictor of known accuracy (design.md section 3.2.1).
+// error, to emulate a length predictor of known accuracy (docs/design.md section 3.2.1).
 #pragma once
 #include <algorithm>
 #include <cmath>

@@ -1,5 +1,5 @@
 // kvsched/policy/estimator/oracle_estimator.hpp: the true output length (an upper bound on
-// what any estimator can do; design.md sections 3.2.1 and 3.3.4).
+// what any estimator can do; docs/design.md sections 3.2.1 and 3.3.4).
 #pragma once
 #include <algorithm>
 #include <cstdint>

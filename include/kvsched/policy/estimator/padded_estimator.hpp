@@ -1,5 +1,5 @@
 // kvsched/policy/estimator/padded_estimator.hpp: a point estimator plus Hoeffding padding
-// = a CacheOPT Estimator (design.md section 3.2.1).
+// = a CacheOPT Estimator (docs/design.md section 3.2.1).
 #pragma once
 #include <algorithm>
 #include <concepts>
@@ -7,7 +7,7 @@
 
 #include "kvsched/core/request.hpp"
 #include "kvsched/policy/estimator/hoeffding_padding.hpp"
-#include "kvsched/scheduler/scheduler_view.hpp"
+#include "kvsched/policy/scheduler_view.hpp"
 
 namespace kvsched {
 

@@ -1,6 +1,6 @@
 // kvsched/policy/mode/fixed_mode.hpp: one preemption mode for every victim.
 #pragma once
-#include "kvsched/scheduler/scheduler_view.hpp"
+#include "kvsched/policy/scheduler_view.hpp"
 
 namespace kvsched {
 

@@ -1,10 +1,10 @@
 // kvsched/policy/mode/latency_mode_chooser.hpp: swap or recompute, whichever is faster
-// (CacheOPT, design.md section 3.2.7).
+// (CacheOPT, docs/design.md section 3.2.7).
 #pragma once
 #include <cstdint>
 
-#include "kvsched/policy/mode/preemption_cost.hpp"
-#include "kvsched/scheduler/scheduler_view.hpp"
+#include "kvsched/policy/common/preemption_cost.hpp"
+#include "kvsched/policy/scheduler_view.hpp"
 
 namespace kvsched {
 

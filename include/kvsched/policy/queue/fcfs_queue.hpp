@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <vector>
 
-#include "kvsched/scheduler/scheduler_view.hpp"
+#include "kvsched/policy/scheduler_view.hpp"
 
 namespace kvsched {
 

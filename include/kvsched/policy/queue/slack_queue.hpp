@@ -1,12 +1,13 @@
 // kvsched/policy/queue/slack_queue.hpp: waiting and running requests ordered by SLO slack
-// (CacheOPT, design.md section 3.2.5).
+// (CacheOPT, docs/design.md section 3.2.5).
 #pragma once
 #include <algorithm>
 #include <cstdint>
 #include <vector>
 
-#include "kvsched/policy/queue/slo_slack.hpp"
-#include "kvsched/scheduler/scheduler_view.hpp"
+#include "kvsched/policy/common/slo_slack.hpp"
+#include "kvsched/policy/concepts.hpp"
+#include "kvsched/policy/scheduler_view.hpp"
 
 namespace kvsched {
 
@@ -17,14 +18,14 @@ struct SlackQueueConfig {
                                 // keeps the most urgent from starving behind smaller ones)
   bool order_running = true;    // running requests: critical decodes first (false: admission order)
   bool full_running_sort = false;  // running requests fully sorted by slack (O(n log n) a step) (ours)
-  double kappa = 1.0;           // critical: slack <= kappa x largest iteration time (slo_slack.hpp)
   std::int32_t max_ordered = 64;  // put at most this many + 1 waiting requests in order per step,
                                   // 0 = as many as may be admitted (ours: bounds the cost)
 };
 
 /// Queue policy of CacheOPT. Waiting requests: returning ones (preempted after producing
 /// output) by TBT slack, then new ones by TTFT slack (slo_slack.hpp). Running requests:
-/// critical decodes (slack <= kappa x largest iteration time) first, by slack, the rest in
+/// critical decodes (slack <= kappa x largest iteration time, kappa of the bundle's
+/// CriticalConfig, SchedulerView::rules()) first, by slack, the rest in
 /// admission order (ours: O(n) a step, and prefill chunks never jump ahead of decodes, since a
 /// chunk takes the token budget; full_running_sort sorts them all by slack), so the most
 /// urgent grow first and the least urgent are left as preemption candidates.
@@ -87,7 +88,7 @@ class SlackQueue {
     }
     // Critical decodes to the front, by deadline; the others keep admission order. A prefill
     // chunk never jumps ahead: it would take the token budget and stall every decode behind it.
-    const double horizon = v.now_s + config.kappa * v.max_iteration_s;
+    const double horizon = v.now_s + v.rules().critical.kappa * v.max_iteration_s;
     run_buf_.clear();
     std::size_t keep = 0;
     for (Request* r : reqs) {
@@ -141,5 +142,6 @@ class SlackQueue {
   // Scratch (a const query reorders a caller's vector), one per queue to keep their capacity.
   mutable std::vector<Entry> wait_buf_, run_buf_;
 };
+static_assert(QueuePolicy<SlackQueue> && KeyedWaitingQueue<SlackQueue>);
 
 }  // namespace kvsched

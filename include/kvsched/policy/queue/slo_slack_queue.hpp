@@ -1,5 +1,5 @@
 // kvsched/policy/queue/slo_slack_queue.hpp: AccelGen's iteration-level SLO-based
-// prioritisation (AccelGen section 3.2, design.md section 3.3.2), kept incrementally.
+// prioritisation (AccelGen section 3.2, docs/design.md section 3.3.2), kept incrementally.
 #pragma once
 #include <algorithm>
 #include <array>
@@ -14,8 +14,9 @@
 #include <utility>
 #include <vector>
 
-#include "kvsched/policy/queue/slo_priority.hpp"
-#include "kvsched/scheduler/scheduler_view.hpp"
+#include "kvsched/policy/common/slo_priority.hpp"
+#include "kvsched/policy/concepts.hpp"
+#include "kvsched/policy/scheduler_view.hpp"
 
 namespace kvsched {
 
@@ -35,7 +36,7 @@ struct SloSlackQueueConfig {
 /// (returning_first); then new ones, whose most urgent (the anchor) fixes the batch's SLO,
 /// handed out in three groups, each by slack: TBT SLO similar to the anchor's (within
 /// `similar_ratio`, anchor included), looser ones (they do not shrink the anchor's token
-/// budget), and tighter ones last (design.md section 3.3.2).
+/// budget), and tighter ones last (docs/design.md section 3.3.2).
 ///   waiting, by deadline:   A(0.10) B(0.50) C(0.12) D(0.05) E(0.11)     anchor A, rho 1.5
 ///   candidates:             A C E | B | D
 ///
@@ -45,7 +46,7 @@ struct SloSlackQueueConfig {
 /// sort of the whole queue.
 ///
 /// Running requests (order_running): decodes first, then ongoing prefills by slack, so that a
-/// long prompt's chunk takes what decodes leave (design.md section 3.3.1). Decodes are
+/// long prompt's chunk takes what decodes leave (docs/design.md section 3.3.1). Decodes are
 /// ordered by slack only when they cannot all run this step (budget or max_num_seqs).
 class SloSlackQueue {
  public:
@@ -187,5 +188,6 @@ class SloSlackQueue {
   std::vector<Head> heads_;                                                  // scratch for candidates()
   mutable std::vector<std::pair<double, Request*>> keyed_;                   // scratch for order_waiting()
 };
+static_assert(QueuePolicy<SloSlackQueue> && IncrementalQueue<SloSlackQueue>);
 
 }  // namespace kvsched

@@ -1,5 +1,5 @@
 // kvsched/policy/reserver/proactive_reserver.hpp: CacheOPT's proactive top-up of a running
-// request's reservation and the global reserve (design.md section 3.2.4).
+// request's reservation and the global reserve (docs/design.md section 3.2.4).
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -7,17 +7,16 @@
 #include <stdexcept>
 
 #include "kvsched/core/block_manager.hpp"
-#include "kvsched/policy/queue/slo_slack.hpp"
-#include "kvsched/policy/reserver/global_reserve.hpp"
-#include "kvsched/scheduler/scheduler_view.hpp"
+#include "kvsched/policy/common/global_reserve.hpp"
+#include "kvsched/policy/common/slo_slack.hpp"
+#include "kvsched/policy/concepts.hpp"
+#include "kvsched/policy/scheduler_view.hpp"
 
 namespace kvsched {
 
 struct ProactiveReserverConfig {
   bool top_up = true;                 // false: no proactive top-up (ablation)
   std::int32_t headroom_tokens = 0;   // h: top up when reserved - used <= h tokens; 0 = one block (ours)
-  CriticalConfig critical{};          // a critical request is topped up by B tokens only
-  GlobalReserveConfig reserve{};      // G (global_reserve.hpp); must equal the allocator's
 };
 
 /// Reserver of CacheOPT.
@@ -37,7 +36,7 @@ struct ProactiveReserver {
   ProactiveReserverConfig config{};
 
   [[nodiscard]] bool can_admit(const Request&, std::int32_t new_blocks, const SchedulerView& v) const {
-    return new_blocks <= 0 || v.blocks->available() - new_blocks >= global_reserve_blocks(config.reserve, v);
+    return new_blocks <= 0 || v.blocks->available() - new_blocks >= global_reserve_blocks(v);
   }
   [[nodiscard]] std::int32_t growth_floor(const SchedulerView&) const { return 0; }
 
@@ -53,7 +52,7 @@ struct ProactiveReserver {
     const std::int64_t len = r.num_tokens();
     std::int64_t tokens = std::max(len, static_cast<std::int64_t>(r.spec.prompt_tokens) +
                                             static_cast<std::int64_t>(std::ceil(est.upper)) - 1);
-    if (is_critical(r, v, config.critical)) tokens = std::min(tokens, len + config.critical.boost(bs));
+    if (is_critical(r, v)) tokens = std::min(tokens, len + v.rules().critical.boost(bs));
     tokens = std::max(tokens, len + headroom_trigger(bs));  // never leave <= h tokens of headroom
     return static_cast<std::int32_t>(blocks_for_tokens(tokens, bs));
   }
@@ -71,5 +70,6 @@ struct ProactiveReserver {
     if (grant > 0 && !bm.set_reservation(r.id(), have + grant)) throw std::logic_error("ProactiveReserver: top-up does not fit");
   }
 };
+static_assert(Reserver<ProactiveReserver> && ReserverTopUp<ProactiveReserver>);
 
 }  // namespace kvsched

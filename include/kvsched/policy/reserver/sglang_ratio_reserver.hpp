@@ -3,7 +3,8 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "kvsched/scheduler/scheduler_view.hpp"
+#include "kvsched/policy/concepts.hpp"
+#include "kvsched/policy/scheduler_view.hpp"
 
 namespace kvsched {
 
@@ -38,5 +39,7 @@ struct SglangRatioReserver {
   void on_step_done(const SchedulerView&) { ratio = std::max(min_ratio, ratio - (init_ratio - min_ratio) / decay_steps); }
   void on_preempt(const Request&) { ratio = init_ratio; }
 };
+static_assert(Reserver<SglangRatioReserver> && ReserverBeginStep<SglangRatioReserver> && ReserverOnAdmit<SglangRatioReserver> &&
+              ReserverOnStepDone<SglangRatioReserver> && ReserverOnPreempt<SglangRatioReserver>);
 
 }  // namespace kvsched

@@ -3,7 +3,7 @@
 #include <cmath>
 #include <cstdint>
 
-#include "kvsched/scheduler/scheduler_view.hpp"
+#include "kvsched/policy/scheduler_view.hpp"
 
 namespace kvsched {
 

@@ -1,5 +1,5 @@
 // kvsched/policy/victim/slo_victim_selector.hpp: CacheOPT's victim order: long TBT SLO, long
-// remaining output, short preemption time first (design.md section 3.2.6).
+// remaining output, short preemption time first (docs/design.md section 3.2.6).
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -8,9 +8,9 @@
 #include <span>
 #include <vector>
 
-#include "kvsched/policy/mode/preemption_cost.hpp"
-#include "kvsched/policy/queue/slo_slack.hpp"
-#include "kvsched/scheduler/scheduler_view.hpp"
+#include "kvsched/policy/common/preemption_cost.hpp"
+#include "kvsched/policy/common/slo_slack.hpp"
+#include "kvsched/policy/scheduler_view.hpp"
 
 namespace kvsched {
 
@@ -18,7 +18,6 @@ struct SloVictimConfig {
   double tbt_bucket_s = 0.05;                  // width of a TBT-SLO bucket (s) (ours)
   std::int32_t remaining_bucket_tokens = 128;  // width of a remaining-output bucket (tokens), paper default
   double preemption_bucket_s = 0.01;           // width of a preemption-time bucket (s) (ours)
-  CriticalConfig critical{};                   // critical requests are spared while others remain
   PreemptionCostConfig cost{};                 // preemption time = cheaper of swap and recompute
 };
 
@@ -68,7 +67,7 @@ class SloVictimSelector {
     scratch_.clear();
     std::int64_t top = std::numeric_limits<std::int64_t>::min();
     for (Request* c : candidates) {
-      if (skip_critical && is_critical(*c, v, config.critical)) continue;
+      if (skip_critical && is_critical(*c, v)) continue;
       const std::int64_t b = tbt_bucket(*c);
       if (b < top) continue;
       if (b > top) scratch_.clear();

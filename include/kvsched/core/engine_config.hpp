@@ -1,4 +1,4 @@
-// kvsched/scheduler/engine_config.hpp: limits every scheduler shares (pool sizes, batch caps).
+// kvsched/core/engine_config.hpp: limits every scheduler shares (pool sizes, batch caps).
 #pragma once
 #include <cstdint>
 #include <stdexcept>

@@ -1,5 +1,5 @@
-// kvsched/policy/queue/slo_priority.hpp: a request's remaining slack against its SLO and the
-// similar-SLO grouping (AccelGen section 3.2, design.md section 3.3.2). Shared by the SLO
+// kvsched/policy/common/slo_priority.hpp: a request's remaining slack against its SLO and the
+// similar-SLO grouping (AccelGen section 3.2, docs/design.md section 3.3.2). Shared by the SLO
 // slack queue, the SLO-guaranteed dynamic chunker and the multi-resource batch selector, so
 // that all three rank requests the same way.
 #pragma once
@@ -42,7 +42,7 @@ inline constexpr double kNoSloSlackS = 1.0e6;
 }
 
 /// Where a request's TBT SLO stands against the batch's anchor (the most urgent request):
-/// within a factor `ratio` either way = similar; looser; tighter (design.md section 3.3.2,
+/// within a factor `ratio` either way = similar; looser; tighter (docs/design.md section 3.3.2,
 /// rho). No SLO counts as infinitely loose.
 enum class SloGroup : std::uint8_t { kSimilar = 0, kLooser = 1, kTighter = 2 };
 

@@ -1,4 +1,4 @@
-// kvsched/backend/host_device.hpp: KVSCHED_HOST_DEVICE marks helpers that the CPU backend,
+// kvsched/core/host_device.hpp: KVSCHED_HOST_DEVICE marks helpers that the CPU backend,
 // the Thrust functors and the CUDA kernels share (one header, compiled by g++ and by nvcc).
 #pragma once
 

@@ -1,12 +1,13 @@
-// kvsched/policy/queue/slo_slack.hpp: SLO slack and criticality of a request (CacheOPT
-// section 3.2.5 of design.md). Shared by the slack queue, the CacheOPT allocator, the
-// proactive reserver and the SLO victim selector.
+// kvsched/policy/common/slo_slack.hpp: SLO slack and criticality of a request (CacheOPT
+// section 3.2.5 of docs/design.md). Shared by the slack queue, the CacheOPT allocators, the
+// proactive reserver and the SLO victim selector; the rule itself (CriticalConfig) is held
+// once per bundle (bundle_rules.hpp).
 #pragma once
 #include <cstdint>
 #include <limits>
 
 #include "kvsched/core/request.hpp"
-#include "kvsched/scheduler/scheduler_view.hpp"
+#include "kvsched/policy/scheduler_view.hpp"
 
 namespace kvsched {
 
@@ -25,21 +26,13 @@ namespace kvsched {
 /// (TTFT slack for a request without output yet, TBT slack after). Negative = already late.
 [[nodiscard]] inline double slack_s(const Request& r, double now_s) { return next_token_deadline_s(r) - now_s; }
 
-/// When a request counts as critical and what it gets (CacheOPT section 3.2.5).
-struct CriticalConfig {
-  bool enabled = true;             // false: no request is ever critical (ablation)
-  double kappa = 1.0;              // critical when slack <= kappa x largest iteration time seen
-  std::int32_t boost_tokens = 0;   // B: KV tokens a critical request is granted beyond its
-                                   // current length; 0 = one block (ours)
-
-  /// B in tokens for a pool of `block_size`-token blocks.
-  [[nodiscard]] std::int32_t boost(std::int32_t block_size) const { return boost_tokens > 0 ? boost_tokens : block_size; }
-};
-
 /// True when `r`'s slack is at most kappa x the largest iteration time observed so far
 /// (SchedulerView::max_iteration_s): its next token is due within one more iteration.
 [[nodiscard]] inline bool is_critical(const Request& r, const SchedulerView& v, const CriticalConfig& c) {
   return c.enabled && slack_s(r, v.now_s) <= c.kappa * v.max_iteration_s;
 }
+
+/// is_critical() under the bundle's rule (SchedulerView::rules().critical).
+[[nodiscard]] inline bool is_critical(const Request& r, const SchedulerView& v) { return is_critical(r, v, v.rules().critical); }
 
 }  // namespace kvsched

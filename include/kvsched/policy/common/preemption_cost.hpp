@@ -1,5 +1,5 @@
-// kvsched/policy/mode/preemption_cost.hpp: predicted cost of preempting a running request by
-// swap or by recompute (CacheOPT, design.md sections 3.2.6-3.2.7), shared by the mode chooser
+// kvsched/policy/common/preemption_cost.hpp: predicted cost of preempting a running request by
+// swap or by recompute (CacheOPT, docs/design.md sections 3.2.6-3.2.7), shared by the mode chooser
 // and the victim order.
 #pragma once
 #include <algorithm>
@@ -7,7 +7,7 @@
 #include <cstdint>
 
 #include "kvsched/core/request.hpp"
-#include "kvsched/scheduler/scheduler_view.hpp"
+#include "kvsched/policy/scheduler_view.hpp"
 
 namespace kvsched {
 
