@@ -10,7 +10,7 @@
 
 #include "kvsched/latency/latency_model.hpp"
 #include "kvsched/presets/registry.hpp"
-#include "kvsched/scheduler/engine_config.hpp"
+#include "kvsched/core/engine_config.hpp"
 #include "kvsched/sim/capacity.hpp"
 #include "kvsched/sim/cluster.hpp"
 #include "kvsched/sim/cluster_json.hpp"
