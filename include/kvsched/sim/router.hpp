@@ -10,8 +10,9 @@
 //                 (max - min > abs_threshold and max > rel_threshold x min), else the replica with
 //                 the longest cached prefix when its match rate > cache_threshold, else the least
 //                 loaded. The prefix is the replica's real cached prefix (block hashes probed in its
-//                 block manager), as llm-d's precise prefix-cache scorer and Mooncake's conductor
-//                 (arXiv 2407.00079 section 6) read the engines' caches, not SGLang's approximate tree.
+//                 block manager), as llm-d's precise prefix-cache scorer and Mooncake's Conductor
+//                 (arXiv 2407.00079, KVCache-centric scheduling, Algorithm 1) read the engines'
+//                 caches, not SGLang's approximate tree.
 #pragma once
 #include <algorithm>
 #include <cstddef>
