@@ -97,7 +97,7 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "docs/cluster.md"))
     ap.add_argument("--json-dir", default=os.path.join(ROOT, "build/cluster_report"))
     ap.add_argument("--threads", type=int, default=0)
-    ap.add_argument("--max-replicas", type=int, default=256)
+    ap.add_argument("--max-replicas", type=int, default=64)
     ap.add_argument("--plot", action="store_true", help="also write capacity plots into --json-dir")
     ap.add_argument("--stdout", action="store_true", help="print the section instead of rewriting --out")
     a = ap.parse_args()
