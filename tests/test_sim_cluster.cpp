@@ -217,11 +217,14 @@ TEST_CASE("a one-replica cluster is the plain simulation") {
   const EngineConfig e = small_engine();
   for (const std::string policy : {"vllm_v1", "vllm_v0", "sarathi", "cacheopt", "accelgen", "sglang"}) {
     INFO(policy);
+    SimOptions so = sim_options(e.block_size);
+    so.latency_noise_cv = policy == "vllm_v1" ? 0.3 : 0.0;  // the same noise stream as simulate()'s
+    so.noise_seed = 5;
     auto s = make_scheduler(policy, e, llama2_a100());
-    const SimResult plain = simulate(*s, reqs, llama2_a100(), sim_options(e.block_size));
+    const SimResult plain = simulate(*s, reqs, llama2_a100(), so);
     const ReplicaFactory make = [&] { return make_scheduler(policy, e, llama2_a100()); };
     for (auto router : {RouterKind::kRoundRobin, RouterKind::kPrefixAware}) {
-      const auto c = simulate_cluster(make, reqs, llama2_a100(), cluster(1, router), sim_options(e.block_size));
+      const auto c = simulate_cluster(make, reqs, llama2_a100(), cluster(1, router), so);
       CHECK(cluster_run_to_json(c, reqs, false) == run_to_json(plain, reqs, false));
       CHECK(c.merged.kv_timeline.size() == plain.kv_timeline.size());
     }

@@ -52,16 +52,17 @@ struct RunOutputs {
 
 /// Simulates one spec (every replica its own preset scheduler).
 [[nodiscard]] inline sim::ClusterResult run_one(const RunSpec& s, const sim::SimRequests& reqs, const EngineConfig& engine,
-                                                const LatencyModel& lm, const sim::SimOptions& sopt) {
-  const sim::ReplicaFactory make = [&] { return make_scheduler(s.policy, engine, lm); };
+                                                const LatencyModel& lm, const PresetTuning& tuning,
+                                                const sim::SimOptions& sopt) {
+  const sim::ReplicaFactory make = [&] { return make_scheduler(s.policy, engine, lm, tuning); };
   return sim::simulate_cluster(make, reqs, lm, s.cluster, sopt);
 }
 
 /// Runs every spec on `threads` threads (0 = every core). With one thread the bar shows each
 /// run's requests; with more, the runs done. Results do not depend on the thread count.
 [[nodiscard]] inline RunOutputs run_all(const std::vector<RunSpec>& specs, const sim::SimRequests& reqs,
-                                        const EngineConfig& engine, const LatencyModel& lm, const sim::SimOptions& sopt,
-                                        std::size_t threads, bool with_wall_time, bool want_csv, ProgressBar& bar) {
+                                        const EngineConfig& engine, const LatencyModel& lm, const PresetTuning& tuning,
+                                        const sim::SimOptions& sopt, std::size_t threads, bool with_wall_time, bool want_csv, ProgressBar& bar) {
   const std::size_t used = std::min(threads == 0 ? sim::default_threads() : threads, specs.size());
   std::vector<nlohmann::json> runs(specs.size());
   std::vector<std::string> csv(specs.size());
@@ -71,7 +72,7 @@ struct RunOutputs {
     sim::SimOptions so = sopt;
     so.progress = {};
     if (used <= 1) so.progress = [&, label = run_label(specs[i])](std::size_t d, std::size_t t) { bar.update(label, d, t); };
-    const sim::ClusterResult c = run_one(specs[i], reqs, engine, lm, so);
+    const sim::ClusterResult c = run_one(specs[i], reqs, engine, lm, tuning, so);
     runs[i] = sim::cluster_run_to_json(c, reqs, with_wall_time);
     if (want_csv) sim::append_requests_csv(csv[i], c.merged, reqs);
     if (used > 1) {
@@ -90,7 +91,7 @@ struct RunOutputs {
                                                                     const std::vector<sim::RouterKind>& routers,
                                                                     std::size_t max_replicas, const sim::SimRequests& reqs,
                                                                     const EngineConfig& engine, const LatencyModel& lm,
-                                                                    const sim::SimOptions& sopt, std::size_t threads,
+                                                                    const PresetTuning& tuning, const sim::SimOptions& sopt, std::size_t threads,
                                                                     ProgressBar& bar) {
   const auto specs = run_specs(policies, routers, 1);
   std::vector<sim::CapacityResult> out(specs.size());
@@ -106,7 +107,7 @@ struct RunOutputs {
     const auto probe = [&](std::size_t replicas) {
       RunSpec s = specs[i];
       s.cluster.replicas = replicas;
-      const sim::Metrics m = sim::compute_metrics(run_one(s, reqs, engine, lm, so).merged.outcomes);
+      const sim::Metrics m = sim::compute_metrics(run_one(s, reqs, engine, lm, tuning, so).merged.outcomes);
       return sim::CapacityProbe{replicas, m.ttft_slo_attainment, m.tbt_slo_attainment, m.slo_attainment, m.goodput_rps};
     };
     res.replicas = sim::find_min_replicas(probe, max_replicas, &res.probes);

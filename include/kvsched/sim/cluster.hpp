@@ -20,6 +20,7 @@
 #include "kvsched/latency/plan_timing.hpp"
 #include "kvsched/scheduler/any_scheduler.hpp"
 #include "kvsched/sim/request_builder.hpp"
+#include "kvsched/sim/rng.hpp"
 #include "kvsched/sim/router.hpp"
 #include "kvsched/sim/simulator.hpp"
 
@@ -80,7 +81,9 @@ inline void append_rejected_outcomes(SimResult& res, const SimRequests& requests
 ///   2. requests arriving at or before t are routed (the router sees each replica's queue and
 ///      KV state as of t); a routed request waits in its replica's inbox;
 ///   3. each replica that is idle at t, or whose iteration just ended, adds its inbox and
-///      schedules its next iteration at t, exactly as simulate() does for one engine; an idle
+///      schedules its next iteration at t, exactly as simulate() does for one engine (the same
+///      clock: SimOptions' ground truth and latency noise, replica r drawing noise from
+///      derive_seed(noise_seed, 0x6e6f697365 + r), so replica 0 draws simulate()'s); an idle
 ///      replica with nothing to run sleeps until a request is routed to it.
 /// Requests still live when nothing runs and nothing will arrive are aborted (num_stuck).
 /// With one replica the result equals simulate()'s (the same calls in the same order).
@@ -105,9 +108,13 @@ inline void append_rejected_outcomes(SimResult& res, const SimRequests& requests
     bool busy = false;
     bool waking = false;
     std::int64_t pending_blocks = 0;  // prompt blocks of routed requests never scheduled yet
+    Rng noise{0};                     // SimOptions::latency_noise_cv draws
   };
   std::vector<Replica> reps(R);
-  for (auto& r : reps) {
+  const double noise_sigma = std::sqrt(std::log1p(opt.latency_noise_cv * opt.latency_noise_cv));
+  for (std::size_t ri = 0; ri < R; ++ri) {
+    auto& r = reps[ri];
+    r.noise = Rng(derive_seed(opt.noise_seed, 0x6e6f697365 + ri));  // replica 0: simulate()'s stream
     r.sched = make();
     r.now = n > 0 ? requests.specs.front().arrival_s : 0.0;  // as simulate() starts its clock
   }
@@ -180,7 +187,10 @@ inline void append_rejected_outcomes(SimResult& res, const SimRequests& requests
       refresh_kv(ri);
       return;
     }
-    const double dt = plan_time_s(plan, lm, block_bytes, opt.overlap_swap);
+    const double scale = opt.latency_noise_cv > 0.0
+                             ? std::exp(noise_sigma * rep.noise.normal() - 0.5 * noise_sigma * noise_sigma)
+                             : 1.0;
+    const double dt = simulated_iteration_s(plan, lm, block_bytes, opt.overlap_swap, opt.ground_truth, scale);
     rep.outputs.clear();
     for (const auto& s : plan.scheduled) {
       if (std::isnan(first_scheduled[s.id])) {
