@@ -3,8 +3,8 @@
 arrival rate (when the run has a --sweep-rate). Needs matplotlib (Debian: python3-matplotlib).
 
 Usage: plot_sim.py RESULT.json OUT_DIR
-Writes OUT_DIR/ttft_cdf.png, OUT_DIR/tbt_cdf.png, OUT_DIR/kv_usage.png and, with a sweep,
-OUT_DIR/attainment_vs_rate.png.
+Writes OUT_DIR/ttft_cdf.png, OUT_DIR/tbt_cdf.png, OUT_DIR/kv_usage.png, with a sweep
+OUT_DIR/attainment_vs_rate.png, and with --find-replicas OUT_DIR/replicas_needed.png.
 """
 import json
 import os
@@ -114,7 +114,44 @@ def main(argv):
         fig.tight_layout()
         fig.savefig(os.path.join(out, "attainment_vs_rate.png"), dpi=120)
         plt.close(fig)
+
+    if result.get("capacity"):
+        _capacity(result["capacity"], cfg, out)
     return 0
+
+
+def _capacity(cap, cfg, out):
+    """replicas_needed.png: per policy, one bar per router; hatched bars where even the largest
+    size tried misses the SLOs (drawn at that size)."""
+    policies = list(dict.fromkeys(e["policy"] for e in cap))
+    routers = list(dict.fromkeys(e["router"] for e in cap))
+    by = {(e["policy"], e["router"]): e for e in cap}
+    width = 0.8 / max(1, len(routers))
+    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(policies)), 4.5))
+    for k, r in enumerate(routers):
+        xs, hs, missed = [], [], []
+        for i, p in enumerate(policies):
+            e = by.get((p, r))
+            if e is None:
+                continue
+            n = e["replicas"]
+            xs.append(i + (k - (len(routers) - 1) / 2) * width)
+            hs.append(n if n is not None else max(q["replicas"] for q in e["probes"]))
+            missed.append(n is None)
+        bars = ax.bar(xs, hs, width=width, label=r)
+        for b, m in zip(bars, missed):
+            if m:
+                b.set_hatch("//")
+                b.set_alpha(0.5)
+    ax.set_xticks(range(len(policies)))
+    ax.set_xticklabels(policies, fontsize=8)
+    ax.set_ylabel("replicas needed (both SLO attainments >= 90%)")
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(fontsize=8, title="router")
+    ax.set_title("Capacity, " + _title(cfg) + " (hatched: not reached)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "replicas_needed.png"), dpi=120)
+    plt.close(fig)
 
 
 if __name__ == "__main__":

@@ -95,6 +95,32 @@ TEST_CASE("kvsched-sim: same seed, byte-identical JSON") {
   CHECK(a.find("\"sim_wall_s\": null") != std::string::npos);
 }
 
+TEST_CASE("kvsched-sim: one thread and two give byte-identical JSON (runs, cluster, sweep, capacity)") {
+  TempDir d;
+  const std::string args =
+      "-q --no-wall-time --num-requests 60 --rate-scale 10 --policy vllm_v1,sarathi,cacheopt --sweep-rate 4:8:4 --json ";
+  const std::string cluster = " --replicas 2 --router least_loaded,kv_aware --find-replicas --max-replicas 4";
+  for (const std::string& extra : {std::string(), cluster}) {
+    INFO(extra);
+    REQUIRE(run_sim(args + (d.path() / "t1.json").string() + extra + " --threads 1").rc == 0);
+    REQUIRE(run_sim(args + (d.path() / "t2.json").string() + extra + " --threads 2").rc == 0);
+    const std::string a = slurp(d.path() / "t1.json");
+    CHECK(a.size() > 1000);
+    CHECK(a == slurp(d.path() / "t2.json"));
+    if (!extra.empty()) {
+      const auto j = nlohmann::json::parse(a);
+      CHECK(j.at("runs").size() == 6);
+      CHECK(j.at("runs").at(0).at("per_replica").size() == 2);
+      CHECK(j.at("capacity").size() == 6);
+    }
+  }
+}
+
+TEST_CASE("kvsched-sim: a bad --router or --replicas exits 2") {
+  CHECK(run_sim("-q --num-requests 5 --policy vllm_v1 --replicas 2 --router random").rc == 2);
+  CHECK(run_sim("-q --num-requests 5 --policy vllm_v1 --replicas 0").rc == 2);
+}
+
 TEST_CASE("kvsched-sim: a malformed trace exits 2 naming file, line and field, and writes nothing") {
   TempDir d;
   const auto bad = d.write("bad.csv", "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.68,374,44\n"

@@ -35,6 +35,8 @@
 #include "kvsched/sim/simulator.hpp"
 #include "kvsched/sim/slo_class.hpp"
 #include "kvsched/sim/workload_file.hpp"
+#include "cluster_runs.hpp"
+#include "cluster_table.hpp"
 #include "options.hpp"
 #include "plot.hpp"
 #include "progress_bar.hpp"
@@ -88,8 +90,23 @@ void resolve_policy_flags(Options& o) {
   }
 }
 
+/// Routers of --router, checked; --replicas must be >= 1.
+std::vector<RouterKind> resolve_routers(const Options& o) {
+  if (o.replicas < 1) throw UsageError("--replicas must be >= 1");
+  if (o.max_replicas < 1) throw UsageError("--max-replicas must be >= 1");
+  std::vector<RouterKind> out;
+  for (const auto& n : split_names(o.router)) {
+    const auto k = parse_router(n);
+    if (!k) throw UsageError("--router: unknown router '" + n + "'; known: round_robin, least_loaded, kv_aware, prefix_aware");
+    out.push_back(*k);
+  }
+  if (out.empty()) throw UsageError("--router: no router named");
+  return out;
+}
+
 int run(Options& o) {
   resolve_policy_flags(o);
+  const auto routers = resolve_routers(o);
   const std::string python = o.plot_dir.empty() ? std::string() : sim_cli::find_plot_python();
   std::vector<double> sweep_rates_rps;
   if (!o.sweep_rate.empty()) {
@@ -131,40 +148,50 @@ int run(Options& o) {
 
   SimOptions sopt = prep.sim;
   sim_cli::ProgressBar bar(!o.quiet);
-  std::vector<nlohmann::json> runs;
-  std::string csv = sim::kRequestsCsvHeader;
-  for (const auto& p : prep.policies) {
-    const SimResult r = run_policy(prep, p, [&](std::size_t done, std::size_t total) { bar.update(p.name, done, total); });
-    runs.push_back(run_to_json(r, reqs, !o.no_wall_time));
-    runs.back()["engine"] = {{"max_num_seqs", r.engine.max_num_seqs},
-                             {"max_num_batched_tokens", r.engine.max_num_batched_tokens}};
-    if (!o.requests_csv.empty()) append_requests_csv(csv, r, reqs);
-  }
+  // Runs: every policy (x router on a cluster), on --threads threads (cluster_runs.hpp).
+  const auto specs =
+      sim_cli::run_specs(prep.policies, o.replicas > 1 ? routers : std::vector<RouterKind>{routers.front()}, o.replicas);
+  auto ran = sim_cli::run_all(specs, reqs, prep, sopt, o.threads, !o.no_wall_time, !o.requests_csv.empty(), bar);
+  std::vector<nlohmann::json> runs = std::move(ran.runs);
+  const std::string csv = sim::kRequestsCsvHeader + ran.csv_rows;
   std::vector<PolicySweep> sweep;
   if (!sweep_rates_rps.empty()) {
     std::vector<std::string> names;
     for (const auto& p : prep.policies) names.push_back(p.name);
-    const PolicySchedulerFactory factory = [&](const std::string& name) {
-      for (const auto& p : prep.policies)
-        if (p.name == name) return make_policy_scheduler(prep, p);
+    SimOptions so = sopt;
+    so.progress = {};
+    const PolicyRunner runner = [&](const std::string& name, const SimRequests& r) {
+      for (const auto& p : prep.policies) {
+        if (p.name == name) return sim_cli::run_one({p, {o.replicas, routers.front(), {}}}, r, prep, so).merged;
+      }
       throw std::logic_error("sweep: no policy named " + name);
     };
-    sweep = sweep_rates(w, bopt, sweep_rates_rps, names, factory, lm, sopt,
-                        [&](std::size_t done, std::size_t total) { bar.update("rate sweep", done, total); });
+    sweep = sweep_rates_with(w, bopt, sweep_rates_rps, names, runner, o.threads,
+                             [&](std::size_t done, std::size_t total) { bar.update("rate sweep", done, total); });
+  }
+  std::vector<CapacityResult> capacity;
+  if (o.find_replicas) {
+    capacity = sim_cli::find_capacity(prep.policies, routers, o.max_replicas, reqs, prep, sopt, o.threads, bar);
   }
   bar.finish();
 
   fmt::print("\n{}", sim_cli::comparison_table(runs));
   const std::string best = sim_cli::best_line(runs);
   if (const auto pc = sim_cli::per_class_table(runs); !pc.empty()) fmt::print("\n{}", pc);
+  if (const auto pr = sim_cli::per_replica_table(runs); !pr.empty()) fmt::print("\n{}", pr);
   if (!sweep.empty()) fmt::print("\n{}", sim_cli::sweep_table(sweep));
+  if (!capacity.empty()) fmt::print("\n{}", sim_cli::capacity_table(capacity));
   if (!best.empty()) fmt::print("\n{}", best);
   std::fflush(stdout);
 
   nlohmann::json out;
   out["config"] = config_json(o, prep);
+  if (o.replicas > 1 || o.find_replicas) {
+    out["config"]["cluster"] = {{"replicas", o.replicas}, {"routers", split_names(o.router)}, {"max_replicas", o.max_replicas}};
+  }
   out["runs"] = runs;
   out["sweep"] = sweep_to_json(sweep);
+  if (o.find_replicas) out["capacity"] = capacity_to_json(capacity);
   const std::string json_text = out.dump(1) + "\n";
   if (!o.json.empty()) write_file_atomically(o.json, json_text);
   if (!o.requests_csv.empty()) write_file_atomically(o.requests_csv, csv);

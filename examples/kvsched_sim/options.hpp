@@ -1,5 +1,6 @@
 // examples/kvsched_sim/options.hpp: kvsched-sim's command line (CLI11).
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -23,6 +24,11 @@ struct Options : sim::SimSetup {
   std::string plot_dir;
   bool no_wall_time = false;
   bool quiet = false;
+  std::size_t replicas = 1;                 // --replicas (cluster of engine replicas)
+  std::string router = "least_loaded";      // --router a,b (cluster_runs.hpp)
+  bool find_replicas = false;               // --find-replicas (capacity planning)
+  std::size_t max_replicas = 256;           // --max-replicas (capacity search bound)
+  std::size_t threads = 0;                  // --threads (0 = every core)
 };
 
 /// Options of one --help group of `app`.
@@ -111,6 +117,15 @@ inline void add_options(CLI::App& app, Options& o) {
           "measured profile tables, interpolated; policies still predict with the model)",
           kShowDefault);
   eng.add("--slo-margin", o.slo_margin, "Fraction of the TBT SLO AccelGen's chunker keeps spare, in [0, 1) (default 0)");
+
+  const OptionGroup cl{app, "Cluster and threads"};
+  cl.add("--replicas", o.replicas, "Engine replicas (one GPU each) behind a router", kShowDefault);
+  cl.add("--router", o.router,
+         "Router(s), comma-separated: round_robin, least_loaded, kv_aware, prefix_aware (docs/cluster.md)", kShowDefault);
+  cl.flag("--find-replicas", o.find_replicas,
+          "Capacity planning: per policy and router, the fewest replicas with both SLO attainments >= 90%");
+  cl.add("--max-replicas", o.max_replicas, "Largest cluster --find-replicas tries", kShowDefault);
+  cl.add("--threads", o.threads, "Threads for independent runs (0 = every core; results do not depend on it)");
 
   const OptionGroup out{app, "Output"};
   out.add("--json", o.json, "Write config, per-policy metrics and sweep as JSON");

@@ -1,5 +1,6 @@
 // examples/kvsched_sim/report_table.hpp: the comparison tables kvsched-sim prints (fmt).
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -20,6 +21,12 @@ inline std::string pct(const nlohmann::json& v) {
   if (!v.is_number()) return "-";
   return fmt::format("{:.1f}%", 100.0 * v.get<double>());
 }
+/// A run's name: its policy, plus " ROUTER xN" for a cluster run.
+inline std::string run_name(const nlohmann::json& r) {
+  std::string s = r.at("policy").get<std::string>();
+  if (r.contains("router")) s += fmt::format(" {} x{}", r.at("router").get<std::string>(), r.at("replicas").get<std::size_t>());
+  return s;
+}
 }  // namespace detail
 
 /// One row per run (entries of the JSON "runs" array): request counts, preemptions, TTFT
@@ -29,16 +36,18 @@ inline std::string pct(const nlohmann::json& v) {
   using detail::num;
   using detail::pct;
   std::string out;
-  const auto row = [&](auto&&... cols) {
-    out += fmt::format("{:<27} {:>6} {:>5} {:>8} {:>7} {:>7} {:>7} {:>7} {:>7} {:>8} {:>7} {:>7} {:>7} {:>8} {:>7} {:>6}\n",
-                       cols...);
+  std::size_t width = 27;
+  for (const auto& r : runs) width = std::max(width, detail::run_name(r).size());
+  const auto row = [&](const auto& name, auto&&... cols) {
+    out += fmt::format("{:<{}} {:>6} {:>5} {:>8} {:>7} {:>7} {:>7} {:>7} {:>7} {:>8} {:>7} {:>7} {:>7} {:>8} {:>7} {:>6}\n",
+                       name, width, cols...);
   };
   row("policy", "done", "rej", "preempt", "TTFT50", "TTFT99", "TBT50", "TBT99", "TBT999", "stall99", "E2E99",
       "TTFTok", "TBTok", "goodput", "tok/s", "wall");
   row("", "", "", "rc/swap", "s", "s", "ms", "ms", "ms", "ms", "s", "", "", "req/s", "", "s");
   for (const auto& r : runs) {
     const auto& m = r.at("metrics");
-    row(r.at("policy").get<std::string>(), m.at("num_finished").get<std::size_t>(), m.at("num_rejected").get<std::size_t>(),
+    row(detail::run_name(r), m.at("num_finished").get<std::size_t>(), m.at("num_rejected").get<std::size_t>(),
         fmt::format("{}/{}", m.at("preemptions_recompute").get<std::int64_t>(), m.at("preemptions_swap").get<std::int64_t>()),
         num(m.at("ttft_p50_s"), 1, 3), num(m.at("ttft_p99_s"), 1, 3), num(m.at("tbt_p50_s"), 1e3, 1),
         num(m.at("tbt_p99_s"), 1e3, 1), num(m.at("tbt_p999_s"), 1e3, 1), num(m.at("tbt_max_p99_s"), 1e3, 1),

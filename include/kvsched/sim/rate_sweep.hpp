@@ -4,6 +4,7 @@
 #include <cmath>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -15,6 +16,7 @@
 #include "kvsched/latency/latency_model.hpp"
 #include "kvsched/scheduler/any_scheduler.hpp"
 #include "kvsched/sim/metrics.hpp"
+#include "kvsched/sim/parallel.hpp"
 #include "kvsched/sim/request_builder.hpp"
 #include "kvsched/sim/simulator.hpp"
 
@@ -79,36 +81,65 @@ struct PolicySweep {
 /// model, or a test fake). Not presets/registry.hpp's PresetFactory, which takes those.
 using PolicySchedulerFactory = std::function<std::unique_ptr<AnyScheduler>(const std::string& policy)>;
 
-/// Runs every policy at every rate: requests are rebuilt with BuildOptions::rate_rps = rate
-/// (rate_scale forced to 1), simulated, and summarised. Deterministic for a seed.
-/// progress(point done, points total) may be empty.
+/// Simulates one policy on one set of requests (plain simulate(), or a cluster).
+using PolicyRunner = std::function<SimResult(const std::string& policy, const SimRequests& requests)>;
+
+/// Runs every policy at every rate through `run`: requests are rebuilt with
+/// BuildOptions::rate_rps = rate (rate_scale forced to 1), simulated, and summarised. The
+/// points run on `threads` threads (sim/parallel.hpp; 0 = every core); each writes its own
+/// slot, so the result is the same for any thread count. Deterministic for a seed.
+/// progress(points done, points total) may be empty; it is called under a lock.
+[[nodiscard]] inline std::vector<PolicySweep> sweep_rates_with(const Workload& w, BuildOptions opt,
+                                                               const std::vector<double>& rates,
+                                                               const std::vector<std::string>& policies,
+                                                               const PolicyRunner& run, std::size_t threads,
+                                                               const std::function<void(std::size_t, std::size_t)>& progress = {}) {
+  std::vector<SimRequests> reqs(rates.size());
+  parallel_for(rates.size(), threads, [&](std::size_t k) {
+    BuildOptions b = opt;
+    b.rate_rps = rates[k];
+    b.rate_scale = 1.0;
+    reqs[k] = build_requests(w, b);
+  });
+  const std::size_t total = rates.size() * policies.size();
+  std::vector<SweepPoint> points(total);
+  std::mutex mu;
+  std::size_t done = 0;
+  parallel_for(total, threads, [&](std::size_t t) {
+    const std::size_t k = t / policies.size(), i = t % policies.size();
+    const SimResult r = run(policies[i], reqs[k]);
+    const Metrics m = compute_metrics(r.outcomes);
+    points[t] = {rates[k], m.ttft_slo_attainment, m.tbt_slo_attainment, m.slo_attainment, m.goodput_rps,
+                 m.ttft_s.p99, m.tbt_max_s.p99, m.num_requests};
+    if (progress) {
+      const std::lock_guard<std::mutex> lock(mu);
+      progress(++done, total);
+    }
+  });
+  std::vector<PolicySweep> out;
+  for (std::size_t i = 0; i < policies.size(); ++i) {
+    PolicySweep ps{policies[i], {}, std::nullopt};
+    for (std::size_t k = 0; k < rates.size(); ++k) ps.points.push_back(points[k * policies.size() + i]);
+    ps.max_sustainable_rps = max_sustainable_rate(ps.points);
+    out.push_back(std::move(ps));
+  }
+  return out;
+}
+
+/// sweep_rates_with() on one thread with simulate() and schedulers from `make`.
 [[nodiscard]] inline std::vector<PolicySweep> sweep_rates(const Workload& w, BuildOptions opt,
                                                           const std::vector<double>& rates,
                                                           const std::vector<std::string>& policies,
                                                           const PolicySchedulerFactory& make, const LatencyModel& lm,
                                                           const SimOptions& sim_opt = {},
                                                           const std::function<void(std::size_t, std::size_t)>& progress = {}) {
-  std::vector<PolicySweep> out;
-  for (const auto& p : policies) out.push_back({p, {}, std::nullopt});
-  std::size_t done = 0;
-  const std::size_t total = rates.size() * policies.size();
   SimOptions so = sim_opt;
   so.progress = {};
-  for (double rate : rates) {
-    opt.rate_rps = rate;
-    opt.rate_scale = 1.0;
-    const SimRequests reqs = build_requests(w, opt);
-    for (std::size_t i = 0; i < policies.size(); ++i) {
-      auto sched = make(policies[i]);
-      const SimResult r = simulate(*sched, reqs, lm, so);
-      const Metrics m = compute_metrics(r.outcomes);
-      out[i].points.push_back({rate, m.ttft_slo_attainment, m.tbt_slo_attainment, m.slo_attainment, m.goodput_rps,
-                               m.ttft_s.p99, m.tbt_max_s.p99, m.num_requests});
-      if (progress) progress(++done, total);
-    }
-  }
-  for (auto& ps : out) ps.max_sustainable_rps = max_sustainable_rate(ps.points);
-  return out;
+  const PolicyRunner run = [&](const std::string& p, const SimRequests& reqs) {
+    auto sched = make(p);
+    return simulate(*sched, reqs, lm, so);
+  };
+  return sweep_rates_with(w, std::move(opt), rates, policies, run, 1, progress);
 }
 
 }  // namespace kvsched::sim

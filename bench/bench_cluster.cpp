@@ -1,0 +1,84 @@
+// Cluster simulation throughput: the Azure conv trace (19,366 requests) replayed k x faster on
+// R replicas behind least_loaded, vllm_v1 on each, llama2-7b on h100-80g (the CLI default).
+// BM_ClusterAzureConv/<replicas>/<rate x>/<copies>. Figures: bench/README.md.
+#include <benchmark/benchmark.h>
+
+#include "kvsched/hardware/hardware.hpp"
+#include "kvsched/latency/profile_fit.hpp"
+#include "kvsched/presets/registry.hpp"
+#include "kvsched/sim/cluster.hpp"
+#include "kvsched/sim/data_dir.hpp"
+#include "kvsched/sim/request_builder.hpp"
+
+namespace {
+
+struct ClusterSetup {
+  kvsched::LatencyModel lm;
+  kvsched::EngineConfig engine;
+  kvsched::sim::SimRequests conv;
+};
+
+const ClusterSetup& cluster_setup() {
+  static const ClusterSetup s = [] {
+    using namespace kvsched;
+    const auto data = sim::resolve_data_dir();
+    const auto model = model_preset("llama2-7b");
+    const auto gpu = gpu_preset("h100-80g");
+    ClusterSetup x;
+    x.lm = LatencyModel(fit_latency_coeffs(data, model, gpu));
+    x.engine.num_device_blocks = kv_pool_blocks(model, gpu, 0.9, 16);
+    x.engine.num_host_blocks = 512;
+    x.engine.max_model_len = model.max_model_len;
+    sim::BuildOptions o;
+    o.max_model_len = model.max_model_len;
+    x.conv = sim::build_requests(
+        sim::workload_from_traces({data / "azure_llm_inference_2023/AzureLLMInferenceTrace_conv.csv"},
+                                  sim::TraceFormat::kAuto),
+        o);
+    return x;
+  }();
+  return s;
+}
+
+/// The conv trace `copies` times end to end, its arrivals `speedup` times faster.
+kvsched::sim::SimRequests conv_at(int copies, double speedup) {
+  auto r = kvsched::sim::repeat_requests(cluster_setup().conv, copies);
+  for (auto& s : r.specs) s.arrival_s /= speedup;
+  r.first_arrival_s /= speedup;
+  r.last_arrival_s /= speedup;
+  return r;
+}
+
+void BM_ClusterAzureConv(benchmark::State& state) {
+  const auto& s = cluster_setup();
+  const auto replicas = static_cast<std::size_t>(state.range(0));
+  const auto reqs = conv_at(static_cast<int>(state.range(2)), static_cast<double>(state.range(1)));
+  kvsched::sim::ClusterOptions c;
+  c.replicas = replicas;
+  c.router = kvsched::sim::RouterKind::kLeastLoaded;
+  const kvsched::sim::ReplicaFactory make = [&] { return kvsched::make_scheduler("vllm_v1", s.engine, s.lm); };
+  std::int64_t iterations = 0;
+  for (auto _ : state) {
+    const auto r = kvsched::sim::simulate_cluster(make, reqs, s.lm, c, kvsched::sim::sim_options(16));
+    iterations = r.merged.iterations;
+    benchmark::DoNotOptimize(r.merged.outcomes.data());
+  }
+  state.counters["requests"] = static_cast<double>(reqs.specs.size());
+  state.counters["iterations"] = static_cast<double>(iterations);
+  state.counters["requests_per_s"] =
+      benchmark::Counter(static_cast<double>(reqs.specs.size()), benchmark::Counter::kIsIterationInvariantRate);
+}
+// The target (64 replicas, 16x), then constant load per replica (rate x = replicas / 4) with the
+// trace growing with the cluster (16, 64, 256 replicas), then a longer trace on 64 replicas.
+BENCHMARK(BM_ClusterAzureConv)
+    ->ArgNames({"replicas", "rate", "copies"})
+    ->Args({1, 1, 1})
+    ->Args({64, 16, 1})
+    ->Args({16, 4, 1})
+    ->Args({64, 16, 4})
+    ->Args({256, 64, 16})
+    ->Args({64, 16, 2})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+}  // namespace
