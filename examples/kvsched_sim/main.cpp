@@ -122,7 +122,6 @@ int run(Options& o) {
   const EngineConfig& engine = prep.engine;
   const ModelSpec& model = prep.model;
   const GpuSpec& gpu = prep.gpu;
-  const LatencyModel& lm = *prep.latency;
   const SimRequests& reqs = prep.requests;
   const std::int32_t max_model_len = engine.max_model_len;
 
