@@ -2,8 +2,10 @@
 // scheduler. Policies are template parameters; see kvsched/policy/concepts.hpp.
 #pragma once
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <deque>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
@@ -43,6 +45,11 @@ namespace kvsched {
 /// Errors: add_request() throws std::invalid_argument for a bad spec; requests that can never
 /// run (prompt >= max_model_len) are rejected in the next plan with a reason. The constructor
 /// throws std::invalid_argument for an impossible config (max_model_len larger than the pool).
+/// Misuse of the call order throws std::logic_error, in every build type: schedule() while a
+/// plan that runs or moves blocks still awaits its on_step_done(), or on_step_done() twice for
+/// one plan (or before any schedule()). Bad step results (a non-finite time, time going
+/// backwards, EOS for a request the plan did not sample) throw std::invalid_argument and
+/// change nothing.
 template <PolicyBundle P>
 class Scheduler {
  public:
@@ -61,13 +68,20 @@ class Scheduler {
   [[nodiscard]] std::size_t num_unfinished() const { return running_.size() + waiting_.size() + swapped_.size(); }
 
   /// Queues a new request (state waiting). Throws std::invalid_argument naming the field for
-  /// prompt_tokens < 1, max_tokens < 1 or a duplicate id. A prompt that can never run is
+  /// prompt_tokens < 1, max_tokens < 1, a non-finite arrival_s, slo.ttft_s or slo.tbt_s (NaN or
+  /// infinite: every slack and rate computed from it would be NaN), content_block_tokens < 1
+  /// with content ids, or a duplicate id. A prompt that can never run is
   /// accepted and rejected, with a reason, in the next plan. max_tokens is clipped so that
   /// prompt + max_tokens <= max_model_len (vLLM does the same).
   void add_request(RequestSpec spec) {
     const std::string where = "request " + std::to_string(spec.id) + ": ";
     if (spec.prompt_tokens < 1) throw std::invalid_argument(where + "prompt_tokens must be >= 1, got " + std::to_string(spec.prompt_tokens));
     if (spec.max_tokens < 1) throw std::invalid_argument(where + "max_tokens must be >= 1, got " + std::to_string(spec.max_tokens));
+    if (!std::isfinite(spec.arrival_s)) throw std::invalid_argument(where + "arrival_s must be finite, got " + std::to_string(spec.arrival_s));
+    if (!std::isfinite(spec.slo.ttft_s)) throw std::invalid_argument(where + "slo.ttft_s must be finite (<= 0 = none), got " + std::to_string(spec.slo.ttft_s));
+    if (!std::isfinite(spec.slo.tbt_s)) throw std::invalid_argument(where + "slo.tbt_s must be finite (<= 0 = none), got " + std::to_string(spec.slo.tbt_s));
+    if (!spec.content_ids.empty() && spec.content_block_tokens < 1)
+      throw std::invalid_argument(where + "content_block_tokens must be >= 1 with content ids, got " + std::to_string(spec.content_block_tokens));
     if (reqs_.count(spec.id)) throw std::invalid_argument(where + "duplicate request id");
     note_arrival(spec.arrival_s);
     auto [it, ok] = reqs_.emplace(spec.id, Request{});
@@ -98,7 +112,16 @@ class Scheduler {
   }
 
   /// Decides the next iteration at time now_s (s). See the class comment for the order.
+  /// Throws std::invalid_argument for a non-finite now_s, and std::logic_error while the
+  /// previous plan runs a batch or moves blocks and on_step_done() has not reported it (the
+  /// new plan would silently replace its swap lists). A plan that does neither needs no
+  /// on_step_done().
   [[nodiscard]] const SchedulePlan& schedule(double now_s) {
+    if (!std::isfinite(now_s)) throw std::invalid_argument("schedule: now_s must be finite, got " + std::to_string(now_s));
+    if (awaiting_step_done_ && needs_step_done(plan_))
+      throw std::logic_error("schedule: the previous plan (step " + std::to_string(step_) +
+                             ") runs or moves blocks and was not reported by on_step_done()");
+    awaiting_step_done_ = true;
     plan_ = SchedulePlan{};
     plan_.now_s = now_s;
     plan_.finished.swap(finished_pending_);
@@ -136,7 +159,23 @@ class Scheduler {
 
   /// Reports the executed plan: advances each scheduled request, stamps sampled tokens at
   /// result.now_s, finishes requests at EOS or max_tokens, and lets policies learn.
+  /// Errors (nothing changes): std::logic_error when no plan awaits a report (called twice for
+  /// one plan, or before schedule()); std::invalid_argument when result.now_s is not finite or
+  /// earlier than the plan's time or the previous step's, or an EOS names a request that the
+  /// plan did not sample a token for (an aborted request that the plan sampled is accepted).
   void on_step_done(const StepResult& result) {
+    if (!awaiting_step_done_) throw std::logic_error("on_step_done: no plan awaits a report (called twice, or before schedule())");
+    if (!std::isfinite(result.now_s) || result.now_s < plan_.now_s || result.now_s < last_step_done_s_)
+      throw std::invalid_argument("on_step_done: now_s must be finite and >= the plan's time " + std::to_string(plan_.now_s) +
+                                  " and the previous step's " + std::to_string(last_step_done_s_) + ", got " + std::to_string(result.now_s));
+    for (const StepOutput& o : result.outputs) {
+      if (!o.eos) continue;
+      const bool sampled = std::any_of(plan_.scheduled.begin(), plan_.scheduled.end(),
+                                       [&](const ScheduledRequest& s) { return s.id == o.id && s.samples_token; });
+      if (!sampled) throw std::invalid_argument("on_step_done: EOS for request " + std::to_string(o.id) + ", which this plan did not sample a token for");
+    }
+    awaiting_step_done_ = false;
+    last_step_done_s_ = result.now_s;
     if (!plan_.scheduled.empty()) max_iteration_s_ = std::max(max_iteration_s_, result.now_s - plan_.now_s);
     for (const ScheduledRequest& s : plan_.scheduled) {
       auto it = reqs_.find(s.id);
@@ -197,6 +236,11 @@ class Scheduler {
   using Chunker = decltype(P::chunker);
   using Queue = decltype(P::queue);
   static constexpr bool kIncrementalQueue = IncrementalQueue<Queue>;
+
+  /// A plan the engine must report back: it runs a batch or moves blocks.
+  static bool needs_step_done(const SchedulePlan& p) {
+    return !p.scheduled.empty() || !p.swap_out.empty() || !p.swap_in.empty() || !p.copy.empty();
+  }
 
   // A hook declared by name must match its concept (otherwise it would be silently skipped).
   static_assert(ReserverHooksWellFormed<Reserver>, "reserver: a hook has the wrong signature (policy/concepts.hpp, Reserver*)");
@@ -480,6 +524,8 @@ class Scheduler {
   double now_ = 0.0;
   double max_iteration_s_ = 0.0;
   bool preempted_this_step_ = false;
+  bool awaiting_step_done_ = false;  // schedule() returned a plan that on_step_done() has not reported
+  double last_step_done_s_ = -std::numeric_limits<double>::infinity();  // now_s of the latest report
   std::int32_t seqs_left_ = 0;
   std::int32_t budget_left_ = 0;
 };
