@@ -36,6 +36,7 @@
 #include "plot.hpp"
 #include "progress_bar.hpp"
 #include "report_table.hpp"
+#include "run_checks.hpp"
 
 namespace {
 
@@ -97,7 +98,8 @@ BuildOptions build_options(const Options& o, std::int32_t max_model_len, bool de
   b.rate_rps = o.rate;
   b.rate_scale = o.rate_scale.value_or(default_run && !o.rate ? kDefaultRateScale : 1.0);
   b.duration_s = o.duration;
-  b.num_requests = o.num_requests;
+  if (o.num_requests && *o.num_requests < 1) throw UsageError("--num-requests must be >= 1, got " + std::to_string(*o.num_requests));
+  if (o.num_requests) b.num_requests = static_cast<std::size_t>(*o.num_requests);
   if (default_run && !o.duration && !o.num_requests) b.duration_s = kDefaultDurationS;
   b.seed = o.seed;
   b.max_model_len = max_model_len;
@@ -125,7 +127,6 @@ BuildOptions build_options(const Options& o, std::int32_t max_model_len, bool de
   if (!(b.rate_scale > 0.0)) throw UsageError("--rate-scale must be > 0");
   if (o.rate && !(*o.rate > 0.0)) throw UsageError("--rate must be > 0");
   if (o.duration && !(*o.duration > 0.0)) throw UsageError("--duration must be > 0");
-  if (o.num_requests && *o.num_requests == 0) throw UsageError("--num-requests must be >= 1");
   if (o.slo_ttft && *o.slo_ttft < 0.0) throw UsageError("--slo-ttft must be >= 0");
   if (o.slo_tbt && *o.slo_tbt < 0.0) throw UsageError("--slo-tbt must be >= 0");
   return b;
@@ -161,12 +162,16 @@ EngineConfig engine_config(const Options& o, const ModelSpec& model, const GpuSp
   if (!(o.gpu_memory_utilization > 0.0 && o.gpu_memory_utilization <= 1.0)) {
     throw UsageError("--gpu-memory-utilization must be in (0, 1]");
   }
-  if (o.swap_space_gib < 0.0) throw UsageError("--swap-space must be >= 0");
+  if (!(o.swap_space_gib >= 0.0)) throw UsageError("--swap-space must be >= 0");
   EngineConfig e;
   e.block_size = o.block_size;
-  e.num_device_blocks = o.kv_blocks ? *o.kv_blocks : kv_pool_blocks(model, gpu, o.gpu_memory_utilization, o.block_size);
-  const double block_bytes = static_cast<double>(o.block_size) * static_cast<double>(model.kv_bytes_per_token());
-  e.num_host_blocks = static_cast<std::int32_t>(o.swap_space_gib * 1073741824.0 / block_bytes);
+  try {
+    if (o.kv_blocks && *o.kv_blocks > 0) check_device_pool_fits(model, gpu, *o.kv_blocks, o.block_size);
+    e.num_device_blocks = o.kv_blocks ? *o.kv_blocks : kv_pool_blocks(model, gpu, o.gpu_memory_utilization, o.block_size);
+    e.num_host_blocks = host_pool_blocks(model, o.swap_space_gib * 1073741824.0, o.block_size, EngineConfig::kMaxPoolBlocks);
+  } catch (const std::invalid_argument& ex) {
+    throw UsageError(std::string(o.kv_blocks ? "--kv-blocks / --swap-space: " : "--swap-space: ") + ex.what());
+  }
   e.max_num_seqs = o.max_num_seqs;
   e.max_num_batched_tokens = o.max_num_batched_tokens;
   e.max_model_len = max_model_len;
@@ -252,6 +257,15 @@ int run(const Options& o) {
   if (max_model_len < 2) throw UsageError("--max-model-len must be >= 2");
   bool default_run = false;
   const Workload w = make_workload(o, data_dir, default_run);
+  // Every output path, before any work: writable, not an input, not given twice.
+  {
+    std::vector<std::filesystem::path> inputs{w.file};
+    for (const auto& s : w.sources) inputs.push_back(s.trace);
+    if (!o.latency_json.empty()) inputs.emplace_back(o.latency_json);
+    std::vector<OutputPath> outputs{{"--json", o.json}, {"--requests-csv", o.requests_csv}, {"--plot", o.plot_dir, true}};
+    if (!o.plot_dir.empty() && o.json.empty()) outputs.push_back({"--plot", std::filesystem::path(o.plot_dir) / "kvsched-sim.json"});
+    check_output_paths(outputs, inputs);
+  }
   const BuildOptions bopt = build_options(o, max_model_len, default_run);
   const EngineConfig engine = engine_config(o, model, gpu, max_model_len);
   LatencyCoeffs coeffs = fit_latency_coeffs(data_dir, model, gpu);
@@ -324,7 +338,7 @@ int run(const Options& o) {
     sim_cli::run_plot(python, json_path, o.plot_dir);
     fmt::print("plots written to {}\n", o.plot_dir);
   }
-  return 0;
+  return sim_cli::report_stuck(runs);
 }
 
 }  // namespace
@@ -337,6 +351,8 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     const int rc = app.exit(e);
+    if (rc != 0 && std::string(e.what()).find("--policy") != std::string::npos)
+      fmt::print(stderr, "known policies: {}\n", join(preset_names()));
     return rc == 0 ? 0 : 2;
   }
   try {

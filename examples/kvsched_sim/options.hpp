@@ -29,7 +29,7 @@ struct Options {
   std::optional<double> rate;
   std::string arrival = "poisson";
   double cv = 1.0;
-  std::optional<std::size_t> num_requests;
+  std::optional<std::int64_t> num_requests;  // signed: CLI11 would wrap -1 into an unsigned type
   std::optional<double> duration;
   std::string slo_class = "chatbot";
   std::optional<double> slo_ttft;

@@ -35,7 +35,8 @@ namespace detail {
 }  // namespace detail
 
 /// Reads and parses a workload file (JSON, or TOML when the extension is .toml); see
-/// parse_workload_json for the keys. Syntax errors throw InputError with the line.
+/// parse_workload_json for the keys. Syntax errors throw InputError with the line; a number out
+/// of range (1e999) throws InputError naming the file.
 [[nodiscard]] inline Workload load_workload_file(const std::filesystem::path& path,
                                                  const std::filesystem::path& data_dir) {
   const std::string text = io::read_file_text(path);
@@ -54,6 +55,8 @@ namespace detail {
       const auto upto = std::min<std::size_t>(e.byte, text.size());
       const auto line = 1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(upto > 0 ? upto - 1 : 0), '\n');
       throw io::InputError(path, line, "", std::string("JSON syntax error: ") + e.what());
+    } catch (const nlohmann::json::exception& e) {  // e.g. out_of_range 406: a number such as 1e999
+      throw io::InputError(path, 0, "", std::string("JSON error: ") + e.what());
     }
   }
   return parse_workload_json(j, path, data_dir);
