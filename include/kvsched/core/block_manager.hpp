@@ -242,6 +242,14 @@ class BlockManager {
     s.host.clear();
     return true;
   }
+  /// Forgets the prefix-cache content of device block `b` (its KV was lost: a failed swap-in
+  /// or copy into it), so no later request hits it. The holders must be recomputed by the
+  /// caller (Scheduler::on_step_done does, for StepResult::lost_blocks). Throws
+  /// std::out_of_range for a block outside the pool.
+  void forget_device_content(BlockId b) {
+    if (b < 0 || b >= device_.num_blocks()) throw std::out_of_range("forget_device_content: block " + std::to_string(b) + " outside the pool");
+    device_.drop_hash(b);
+  }
   /// Makes `child` share every device block of `parent` (parallel sampling, beam search);
   /// the first write into a shared partial block copies it (see allocate_slots).
   void fork(RequestId parent, RequestId child) {

@@ -49,7 +49,8 @@ namespace kvsched {
 /// plan that runs or moves blocks still awaits its on_step_done(), or on_step_done() twice for
 /// one plan (or before any schedule()). Bad step results (a non-finite time, time going
 /// backwards, EOS for a request the plan did not sample) throw std::invalid_argument and
-/// change nothing.
+/// change nothing. Failed block moves (StepResult::lost_blocks) make the requests holding them
+/// fall back to recompute (recompute_lost).
 template <PolicyBundle P>
 class Scheduler {
  public:
@@ -168,6 +169,12 @@ class Scheduler {
     if (!std::isfinite(result.now_s) || result.now_s < plan_.now_s || result.now_s < last_step_done_s_)
       throw std::invalid_argument("on_step_done: now_s must be finite and >= the plan's time " + std::to_string(plan_.now_s) +
                                   " and the previous step's " + std::to_string(last_step_done_s_) + ", got " + std::to_string(result.now_s));
+    for (const LostBlock& lb : result.lost_blocks) {
+      const std::int32_t n = lb.pool == Pool::kDevice ? blocks_.num_device_blocks() : blocks_.num_host_blocks();
+      if (lb.block < 0 || lb.block >= n)
+        throw std::invalid_argument("on_step_done: lost block " + std::to_string(lb.block) + " outside the " +
+                                    (lb.pool == Pool::kDevice ? "device" : "host") + " pool of " + std::to_string(n) + " blocks");
+    }
     for (const StepOutput& o : result.outputs) {
       if (!o.eos) continue;
       const bool sampled = std::any_of(plan_.scheduled.begin(), plan_.scheduled.end(),
@@ -176,6 +183,7 @@ class Scheduler {
     }
     awaiting_step_done_ = false;
     last_step_done_s_ = result.now_s;
+    if (!result.lost_blocks.empty()) recompute_lost(result.lost_blocks);
     if (!plan_.scheduled.empty()) max_iteration_s_ = std::max(max_iteration_s_, result.now_s - plan_.now_s);
     for (const ScheduledRequest& s : plan_.scheduled) {
       auto it = reqs_.find(s.id);
@@ -428,6 +436,42 @@ class Scheduler {
     ++v.num_preemptions;
     preempted_this_step_ = true;
     plan_.preempted.push_back({v.id(), mode, context});
+  }
+
+  /// Fault handling (StepResult::lost_blocks): every running request whose block table holds
+  /// a lost device block, and every swapped request holding a lost host block, drops its KV
+  /// and waits again (front of the queue) to be recomputed; lost device blocks leave the
+  /// prefix cache. Called before the step's progress is applied, so these requests do not
+  /// advance.
+  void recompute_lost(const std::vector<LostBlock>& lost) {
+    auto holds = [&](std::span<const BlockId> table, Pool pool) {
+      for (const LostBlock& lb : lost)
+        if (lb.pool == pool && std::find(table.begin(), table.end(), lb.block) != table.end()) return true;
+      return false;
+    };
+    victims_buf_.clear();
+    for (Request* r : running_)
+      if (blocks_.has(r->id()) && holds(blocks_.block_table(r->id()), Pool::kDevice)) victims_buf_.push_back(r);
+    for (Request* r : swapped_)
+      if (blocks_.has(r->id()) && holds(blocks_.host_blocks(r->id()), Pool::kHost)) victims_buf_.push_back(r);
+    for (const LostBlock& lb : lost)
+      if (lb.pool == Pool::kDevice) blocks_.forget_device_content(lb.block);
+    for (Request* v : victims_buf_) {
+      if (v->state == RequestState::kRunning) {  // swapped ones had these hooks at swap-out
+        if constexpr (ReserverOnPreempt<Reserver>) p_.reserver.on_preempt(*v);
+        if constexpr (AllocatorOnRelease<Allocator>) p_.allocator.on_release(*v, blocks_);
+      }
+      std::erase(running_, v);
+      std::erase(swapped_, v);
+      blocks_.free(v->id());
+      ++stats_.kv_fault_recomputes;
+      stats_.recomputed_tokens += v->num_computed_tokens;
+      v->num_computed_tokens = 0;
+      v->state = RequestState::kPreempted;
+      ++v->num_preemptions;
+      enqueue_waiting(*v, /*front=*/true);
+      notify_enqueue(*v);
+    }
   }
 
   void add_scheduled(Request& r, std::int32_t n) {
