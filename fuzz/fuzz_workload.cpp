@@ -1,5 +1,5 @@
 // fuzz/fuzz_workload.cpp: libFuzzer target of the workload file parser (JSON, or TOML for
-// inputs whose first byte is odd). Bad input must be an InputError; a workload that parses
+// inputs that do not start with '{'). Bad input must be an InputError; a workload that parses
 // must hold only finite, positive rates, shares and CVs and a known class for each source.
 #include <cmath>
 
@@ -8,7 +8,10 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace kvsched;
-  const bool toml = size > 0 && (data[0] & 1) != 0;
+  // JSON when the first non-blank byte is '{' (a TOML document cannot start with one).
+  std::size_t i = 0;
+  while (i < size && (data[i] == ' ' || data[i] == '\n' || data[i] == '\t' || data[i] == '\r')) ++i;
+  const bool toml = i >= size || data[i] != '{';
   const auto& path = fuzz::write_input(data, size, toml ? ".toml" : ".json");
   try {
     const sim::Workload w = sim::load_workload_file(path, "/nonexistent-data");
