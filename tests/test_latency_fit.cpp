@@ -18,6 +18,9 @@ using kvsched::BatchShape;
 using kvsched::FitReport;
 using kvsched::LatencyCoeffs;
 using kvsched::LatencyModel;
+using kvsched::LinearPoint;
+using kvsched::linear_table_s;
+using kvsched::CpuOverheadMode;
 
 namespace {
 
@@ -133,7 +136,12 @@ TEST_CASE("the prefill c^2 term halves the held-out prefill attention error of p
 }
 
 TEST_CASE("iteration time: flat below the pivot, growing beyond it and with decode context") {
-  const LatencyModel m(fitted("llama2-7b", "a100-80g").coeffs);
+  // The flat-then-linear form (linear_table empty: what AccelGen's pivot reads and old JSON
+  // files get); the measured table keeps the profile's GEMM steps and noise, so it is not
+  // monotone (tested below).
+  LatencyCoeffs flat = fitted("llama2-7b", "a100-80g").coeffs;
+  flat.linear_table.clear();
+  const LatencyModel m(flat);
   const auto& c = m.coeffs();
   const int pivot = static_cast<int>(c.pivot_tokens);
   REQUIRE(pivot > 2);
@@ -178,9 +186,54 @@ TEST_CASE("H100 fits are faster than A100 for the same model and shape") {
   const auto& r = fitted("llama2-7b", "h100-80g").report;
   CHECK(r.compute_scale == Approx(r.datasheet_compute_scale).epsilon(0.1));
   CHECK(r.bandwidth_scale == Approx(2039.0 / 3350.0));
-  // A100-40G shares the A100 compute profile.
-  CHECK(fitted("llama2-7b", "a100-40g").coeffs.linear_s_per_token ==
-        fitted("llama2-7b", "a100-80g").coeffs.linear_s_per_token);
+  // A100-40G shares the A100 compute profile; its memory-bound terms scale by HBM bandwidth.
+  const LatencyModel a40(fitted("llama2-7b", "a100-40g").coeffs), a80(fitted("llama2-7b", "a100-80g").coeffs);
+  CHECK(a40.linear_s(4096) == a80.linear_s(4096));
+  CHECK(a40.linear_s(1) > 1.2 * a80.linear_s(1));
+  CHECK(a40.coeffs().decode_attn_s_per_ctx_token ==
+        Approx(a80.coeffs().decode_attn_s_per_ctx_token * 2039.0 / 1555.0));
+  CHECK(a40.coeffs().prefill_attn_s_per_pair == Approx(a80.coeffs().prefill_attn_s_per_pair));
+}
+
+TEST_CASE("linear ops from the table: rows exact, tile steps kept, linear past the last row") {
+  const std::vector<LinearPoint> t = {{8, 1.0}, {16, 1.02}, {504, 2.0}, {520, 2.6}, {1024, 4.0}};
+  CHECK(linear_table_s(t, 4) == 1.0);
+  CHECK(linear_table_s(t, 16) == 1.02);
+  CHECK(linear_table_s(t, 12) == Approx(1.01));           // small jump: linear
+  CHECK(linear_table_s(t, 512) == 2.0);                   // > 5% jump: step after 512 (tile of 64)
+  CHECK(linear_table_s(t, 513) == 2.6);
+  CHECK(linear_table_s(t, 2048) > linear_table_s(t, 1024));  // linear beyond the last row
+  // The fitted table reproduces a measured row and its held-out error beats the smooth fit.
+  const auto& f = fitted("llama2-7b", "h100-80g");
+  REQUIRE_FALSE(f.coeffs.linear_table.empty());
+  CHECK(f.report.linear.held_out.max_ape_pct < f.report.linear_pivot.held_out.max_ape_pct);
+  CHECK(f.report.linear.held_out.mape_pct < 5.0);
+}
+
+TEST_CASE("CPU overhead modes: serial adds, async overlaps, off drops") {
+  LatencyCoeffs c = fitted("llama2-7b", "a100-80g").coeffs;
+  BatchShape b = decodes(8, 512);
+  const double cpu = LatencyModel(c).cpu_s(b), gpu = LatencyModel(c).gpu_s(b);
+  REQUIRE(cpu > 0);
+  c.cpu_mode = CpuOverheadMode::kSerial;
+  CHECK(LatencyModel(c).iteration_s(b) == Approx(cpu + gpu));
+  c.cpu_mode = CpuOverheadMode::kAsync;
+  CHECK(LatencyModel(c).iteration_s(b) == Approx(std::max(cpu, gpu)));
+  c.cpu_mode = CpuOverheadMode::kOff;
+  CHECK(LatencyModel(c).iteration_s(b) == Approx(gpu));
+}
+
+TEST_CASE("the pooled attention fit matches fresh FlashInfer prompts at context 0") {
+  const auto& r = fitted("llama3-8b", "a100-80g").report;
+  bool seen = false;
+  for (const auto& a : r.attention_regions) {
+    if (a.region == "prefill, chunk 576-640, context 0") {
+      seen = true;
+      CHECK(a.error.max_ape_pct < 15.0);
+    }
+  }
+  CHECK(seen);
+  CHECK(fitted("llama3-8b", "a100-80g").coeffs.prefill_attn_s_per_sq_token == 0.0);
 }
 
 TEST_CASE("attention is scaled by heads: Llama-2-7B reads 4x the KV of Llama-3-8B per token") {
@@ -253,7 +306,7 @@ TEST_CASE("swap time uses the GPU's host link") {
 TEST_CASE("coefficients round-trip through JSON and can be overridden key by key") {
   const LatencyCoeffs c = fitted("llama3-8b", "a100-80g").coeffs;
   const nlohmann::json j = kvsched::to_json(c);
-  CHECK(j.size() == 15);
+  CHECK(j.size() == 18);
   const LatencyCoeffs back = j.get<LatencyCoeffs>();
   CHECK(kvsched::to_json(back) == j);
   const LatencyCoeffs over = kvsched::latency_coeffs_from_json(nlohmann::json{{"cpu_overhead_s", 0.0}}, c);

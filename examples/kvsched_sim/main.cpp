@@ -21,6 +21,7 @@
 #include "kvsched/io/number.hpp"
 #include "kvsched/io/text.hpp"
 #include "kvsched/latency/latency_json.hpp"
+#include "kvsched/latency/profile_clock.hpp"
 #include "kvsched/latency/profile_fit.hpp"
 #include "kvsched/presets/registry.hpp"
 #include "kvsched/sim/data_dir.hpp"
@@ -107,8 +108,10 @@ BuildOptions build_options(const Options& o, std::int32_t max_model_len, bool de
     b.overflow = ContextOverflow::kClip;
   } else if (o.context_overflow == "reject") {
     b.overflow = ContextOverflow::kReject;
+  } else if (o.context_overflow == "cut-prompt") {
+    b.overflow = ContextOverflow::kCutPrompt;
   } else {
-    throw UsageError("--context-overflow must be clip or reject, got '" + o.context_overflow + "'");
+    throw UsageError("--context-overflow must be clip, reject or cut-prompt, got '" + o.context_overflow + "'");
   }
   if (o.max_tokens == "trace") {
     b.max_tokens_mode = MaxTokensMode::kTrace;
@@ -213,6 +216,9 @@ nlohmann::json config_json(const Options& o, const Workload& w, const SimRequest
                  {"max_model_len", e.max_model_len},
                  {"enable_prefix_caching", e.enable_prefix_caching},
                  {"overlap_swap", o.overlap_swap}};
+  j["clock"] = {{"ground_truth", o.ground_truth}, {"latency_noise_cv", o.latency_noise},
+                {"cpu_overhead", o.cpu_overhead},
+                {"slo_margin", o.slo_margin ? nlohmann::json(*o.slo_margin) : nlohmann::json(nullptr)}};
   j["latency_coeffs"] = to_json(c);
   j["rate_rps"] = b.rate_rps ? nlohmann::json(*b.rate_rps) : nlohmann::json(nullptr);
   j["rate_scale"] = b.rate_scale;
@@ -268,15 +274,36 @@ int run(const Options& o) {
   }
   const BuildOptions bopt = build_options(o, max_model_len, default_run);
   const EngineConfig engine = engine_config(o, model, gpu, max_model_len);
-  LatencyCoeffs coeffs = fit_latency_coeffs(data_dir, model, gpu);
+  FitOptions fopt;
+  try {
+    fopt.cpu_mode = parse_cpu_overhead_mode(o.cpu_overhead);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(std::string("--cpu-overhead: ") + e.what());
+  }
+  if (!(o.latency_noise >= 0.0 && o.latency_noise <= 10.0)) throw UsageError("--latency-noise must be in [0, 10]");
+  if (o.ground_truth != "model" && o.ground_truth != "profile")
+    throw UsageError("--ground-truth must be model or profile, got '" + o.ground_truth + "'");
+  if (o.slo_margin && !(*o.slo_margin >= 0.0 && *o.slo_margin < 1.0))
+    throw UsageError("--slo-margin must be in [0, 1)");
+  FitReport fit_report;
+  fopt.iteration_checks = false;
+  LatencyCoeffs coeffs = fit_latency_coeffs(data_dir, model, gpu, &fit_report, fopt);
   if (!o.latency_json.empty()) {
     try {
-      coeffs = read_latency_coeffs_json(o.latency_json, coeffs);
+      coeffs = latency_coeffs_from_arg(o.latency_json, coeffs);
     } catch (const std::invalid_argument& e) {
       throw UsageError(std::string("--latency-json: ") + e.what());
     }
   }
   const LatencyModel lm(coeffs);
+  std::optional<ProfileClock> truth;
+  if (o.ground_truth == "profile") {
+    truth.emplace(read_vidur_attention(data_dir / "vidur_profiling" / "a100_legacy" / "attention_llama2-70b_tp2.csv"),
+                  lm, fit_report.prefill_head_scale, fit_report.decode_head_scale, fit_report.compute_scale,
+                  fit_report.bandwidth_scale, model.num_layers);
+  }
+  PresetTuning tuning;
+  tuning.slo_margin = o.slo_margin;
   const SimRequests reqs = build_requests(w, bopt);
 
   fmt::print("kvsched-sim: {} requests over {:.1f} s from {}{}{}\n", reqs.num_requests(),
@@ -290,19 +317,26 @@ int run(const Options& o) {
   for (std::size_t i = 0; i < reqs.class_names.size(); ++i) {
     fmt::print("SLO class {}: TTFT {} s, TBT {} s\n", reqs.class_names[i], reqs.class_slos[i].ttft_s, reqs.class_slos[i].tbt_s);
   }
-  if (reqs.num_clipped_prompt + reqs.rejected.size() > 0) {
-    fmt::print("prompts beyond max_model_len: {} clipped, {} rejected\n", reqs.num_clipped_prompt, reqs.rejected.size());
+  if (reqs.num_clipped_prompt + reqs.num_clipped_output + reqs.rejected.size() > 0) {
+    fmt::print("requests beyond max_model_len: {} prompts clipped, {} outputs clipped, {} rejected\n",
+               reqs.num_clipped_prompt, reqs.num_clipped_output, reqs.rejected.size());
   }
+  fmt::print("clock: {}{}, CPU overhead {}{}\n", o.ground_truth == "profile" ? "profile tables" : "fitted model",
+             o.latency_noise > 0.0 ? fmt::format(" x lognormal noise (CV {})", o.latency_noise) : std::string(),
+             o.cpu_overhead, o.slo_margin ? fmt::format("; AccelGen slo_margin {}", *o.slo_margin) : std::string());
   std::fflush(stdout);
 
   SimOptions sopt;
   sopt.block_size = engine.block_size;
   sopt.overlap_swap = o.overlap_swap;
+  sopt.ground_truth = truth ? &*truth : nullptr;
+  sopt.latency_noise_cv = o.latency_noise;
+  sopt.noise_seed = o.seed;
   sim_cli::ProgressBar bar(!o.quiet);
   std::vector<nlohmann::json> runs;
   std::string csv = sim::kRequestsCsvHeader;
   for (const auto& p : policies) {
-    auto sched = make_scheduler(p, engine, lm);
+    auto sched = make_scheduler(p, engine, lm, tuning);
     sopt.progress = [&](std::size_t done, std::size_t total) { bar.update(p, done, total); };
     const SimResult r = simulate(*sched, reqs, lm, sopt);
     runs.push_back(run_to_json(r, reqs, !o.no_wall_time));
@@ -310,7 +344,7 @@ int run(const Options& o) {
   }
   std::vector<PolicySweep> sweep;
   if (!sweep_rates_rps.empty()) {
-    const PolicySchedulerFactory factory = [&](const std::string& p) { return make_scheduler(p, engine, lm); };
+    const PolicySchedulerFactory factory = [&](const std::string& p) { return make_scheduler(p, engine, lm, tuning); };
     sweep = sweep_rates(w, bopt, sweep_rates_rps, policies, factory, lm, sopt,
                         [&](std::size_t done, std::size_t total) { bar.update("rate sweep", done, total); });
   }

@@ -38,6 +38,10 @@ struct Options {
   std::string max_tokens = "trace";
   std::uint64_t seed = 0;
   bool overlap_swap = false;
+  std::string cpu_overhead = "async";
+  double latency_noise = 0.0;
+  std::string ground_truth = "model";
+  std::optional<double> slo_margin;
   std::string latency_json;
   std::string json;
   std::string requests_csv;
@@ -106,12 +110,28 @@ inline void add_options(CLI::App& app, Options& o) {
   eng.add("--max-model-len", o.max_model_len, "Context limit (tokens; default: the model's)");
   eng.flag("--no-prefix-caching", o.no_prefix_caching, "Turn prefix caching off in every preset");
   eng.add("--context-overflow", o.context_overflow,
-          "Prompts beyond the context: clip (keep the output, cut the prompt) or reject", kShowDefault);
+          "Prompts beyond the context: clip (keep the output, cut the prompt) or reject; "
+          "cut-prompt: also cut the prompt of every request whose prompt + output exceeds the context "
+          "(as Vidur's trace replay does; clip cuts the output then)",
+          kShowDefault);
   eng.add("--max-tokens", o.max_tokens,
           "Client output cap the scheduler sees: trace (exact), model-len (none), or a number", kShowDefault);
   eng.flag("--overlap-swap", o.overlap_swap, "Swap transfers overlap the forward pass");
   eng.add("--latency-json", o.latency_json,
-          "JSON object of LatencyCoeffs fields overriding the fitted ones (e.g. {\"cpu_overhead_s\": 0.004})");
+          "LatencyCoeffs fields overriding the fitted ones: a JSON file, or inline JSON, e.g. "
+          "--latency-json '{\"cpu_overhead_s\": 0.004, \"cpu_overhead_mode\": \"serial\"}'");
+  eng.add("--cpu-overhead", o.cpu_overhead,
+          "CPU work per iteration: async (max(cpu, gpu): vLLM v1 async scheduling), serial (cpu + gpu: "
+          "vLLM V0, Vidur's profile) or off",
+          kShowDefault);
+  eng.add("--latency-noise", o.latency_noise,
+          "CV of a per-iteration multiplicative lognormal noise (mean 1) on compute time, seeded by --seed",
+          kShowDefault);
+  eng.add("--ground-truth", o.ground_truth,
+          "Clock of the simulator: model (the fitted model the policies predict with) or profile (the "
+          "measured profile tables, interpolated; policies still predict with the model)",
+          kShowDefault);
+  eng.add("--slo-margin", o.slo_margin, "Fraction of the TBT SLO AccelGen's chunker keeps spare, in [0, 1) (default 0)");
 
   const OptionGroup out{app, "Output"};
   out.add("--json", o.json, "Write config, per-policy metrics and sweep as JSON");

@@ -13,6 +13,7 @@ struct BatchShape {
   std::int32_t num_decodes = 0;          // decode requests (1 token each)
   std::int64_t decode_context_tokens = 0;// sum of decode requests' context lengths (tokens)
   double prefill_sq_tokens = 0.0;        // sum over chunks of c * c (tokens^2): the chunk's own causal block
+  std::int64_t prefill_kv_tokens = 0;    // sum over chunks of p + c: KV tokens each chunk's attention reads
 
   /// Tokens in the forward pass: prefill chunk tokens + one per decode.
   [[nodiscard]] std::int64_t total_tokens() const { return prefill_tokens + num_decodes; }
@@ -26,6 +27,7 @@ struct BatchShape {
     num_prefills += 1;
     prefill_attn_pairs += c * (static_cast<double>(context) + (c + 1.0) / 2.0);
     prefill_sq_tokens += c * c;
+    prefill_kv_tokens += context + chunk;
   }
   /// Adds a decode over `context` cached tokens.
   void add_decode(std::int64_t context) {

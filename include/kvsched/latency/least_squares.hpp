@@ -44,6 +44,21 @@ struct ErrorStats {
   return A.colPivHouseholderQr().solve(b);
 }
 
+/// Weighted relative least squares: argmin_beta sum_i w_i ((X_i beta - y_i) / y_i)^2, for fits
+/// that pool profiles of different sizes (each profile then weighs what its weights give it).
+/// Errors: as relative_least_squares, and when w's length differs from y's or an entry is <= 0.
+[[nodiscard]] inline Eigen::VectorXd relative_least_squares(const Eigen::MatrixXd& X, const Eigen::VectorXd& y,
+                                                            const Eigen::VectorXd& weights) {
+  if (weights.size() != y.size()) throw std::invalid_argument("relative_least_squares: weights and y lengths differ");
+  if ((weights.array() <= 0).any()) throw std::invalid_argument("relative_least_squares: weights must be > 0");
+  if (X.rows() != y.size()) throw std::invalid_argument("relative_least_squares: X and y row counts differ");
+  if (X.rows() < X.cols()) throw std::invalid_argument("relative_least_squares: fewer rows than unknowns");
+  if ((y.array() <= 0).any()) throw std::invalid_argument("relative_least_squares: measurements must be > 0");
+  const Eigen::ArrayXd s = weights.array().sqrt();
+  const Eigen::MatrixXd A = X.array().colwise() * (s / y.array());
+  return A.colPivHouseholderQr().solve(Eigen::VectorXd(s.matrix()));
+}
+
 /// Held-out split used by every fit: row i (0-based, file order) is held out when
 /// i % every == every - 1 (every 5th row by default); every <= 0 holds nothing out.
 [[nodiscard]] constexpr bool is_held_out(std::size_t i, int every) {

@@ -4,14 +4,17 @@
 // start-up (it parses ~5 MB of CSV and solves a few hundred tiny least-squares problems).
 #pragma once
 #include <Eigen/Dense>
+#include <algorithm>
 #include <cstddef>
 #include <filesystem>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kvsched/hardware/gpu_spec.hpp"
 #include "kvsched/hardware/model_spec.hpp"
+#include "kvsched/latency/attention_fit.hpp"
 #include "kvsched/latency/iteration_checks.hpp"
 #include "kvsched/latency/latency_model.hpp"
 #include "kvsched/latency/least_squares.hpp"
@@ -28,6 +31,8 @@ struct FitOptions {
   bool include_ray_comm = false;    // add Vidur's ray_comm_time to the CPU overhead
   std::string cpu_profile_model = "meta-llama/Llama-2-7b-hf";  // cpu_overheads.csv rows to fit (TP 1)
   bool iteration_checks = true;  // fill FitReport::iteration_checks (reads Sarathi/Splitwise data)
+  CpuOverheadMode cpu_mode = CpuOverheadMode::kSerial;  // LatencyCoeffs::cpu_mode of the result
+  bool linear_table = true;  // linear ops from the profile rows (false: the flat-then-linear fit only)
 };
 
 /// Quality of one component fit: relative error on the rows fitted and on the held-out rows.
@@ -43,7 +48,10 @@ struct ComponentFit {
 struct FitReport {
   std::string model;                             // ModelSpec::name
   std::string gpu;                               // GpuSpec::name
-  ComponentFit linear;                           // linear ops vs num_tokens (flat-then-linear, scanned pivot)
+  ComponentFit linear;                           // linear ops vs num_tokens: the table (or the pivot fit when off)
+  ComponentFit linear_pivot;                     // the flat-then-linear fit with scanned pivot, for comparison
+  std::vector<std::pair<std::string, ErrorStats>> linear_regions;  // held-out table error by forward size
+  std::vector<AttentionRegionError> attention_regions;  // attention error by region (attention_fit.hpp)
   ComponentFit prefill_attention;                // legacy attention profile, prefill rows
   ComponentFit decode_attention;                 // legacy attention profile, decode rows
   ComponentFit cpu_overhead;                     // cpu_overheads.csv, TP 1
@@ -53,7 +61,8 @@ struct FitReport {
   double decode_head_scale = 1;                  // (target KV heads x head_dim) / profile's, per GPU
   double compute_scale = 1;                      // target GPU time / A100 time for compute-bound terms (measured)
   double datasheet_compute_scale = 1;            // same from datasheet FLOPS, for comparison only
-  double bandwidth_scale = 1;                    // target GPU time / A100 time for memory-bound terms (datasheet HBM)
+  double bandwidth_scale = 1;                    // target GPU time / A100-80GB time for memory-bound attention terms (datasheet HBM)
+  double linear_bandwidth_scale = 1;             // memory-bound linear-op floor: profile GPU HBM / target HBM (same architecture)
   std::vector<IterationCheck> iteration_checks;  // whole-iteration shape comparisons
   std::vector<std::string> notes;                // scaling and data caveats, in words
 };
@@ -85,6 +94,59 @@ struct LinearFitResult {
   r.train = stats(tok, t);
   r.held_out = stats(tok_test, t_test);
   return r;
+}
+
+/// Linear-op table of `rows` (ascending tokens, duplicates averaged), optionally without the
+/// held-out rows.
+[[nodiscard]] inline std::vector<LinearPoint> linear_table_of(const std::vector<LinearOpSample>& s, int holdout_every,
+                                                              bool drop_held_out) {
+  std::vector<std::pair<double, double>> r;
+  for (std::size_t i = 0; i < s.size(); ++i)
+    if (!drop_held_out || !is_held_out(i, holdout_every)) r.emplace_back(s[i].tokens, s[i].time_s);
+  std::sort(r.begin(), r.end());
+  std::vector<LinearPoint> t;
+  std::size_t n = 0;
+  for (const auto& [x, y] : r) {
+    if (!t.empty() && t.back().tokens == x) {
+      t.back().time_s = (t.back().time_s * static_cast<double>(n) + y) / static_cast<double>(n + 1);
+      ++n;
+    } else {
+      t.push_back({x, y});
+      n = 1;
+    }
+  }
+  return t;
+}
+
+/// Held-out error of the table built from the other rows, overall and by forward size.
+struct TableErrors {
+  ErrorStats train, held_out;
+  std::vector<std::pair<std::string, ErrorStats>> regions;
+};
+[[nodiscard]] inline TableErrors linear_table_errors(const std::vector<LinearOpSample>& s, int holdout_every) {
+  const auto t = linear_table_of(s, holdout_every, true);
+  TableErrors out;
+  auto stats = [&](auto keep) {
+    std::vector<double> p, m;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      if (!keep(i, s[i].tokens)) continue;
+      p.push_back(linear_table_s(t, s[i].tokens));
+      m.push_back(s[i].time_s);
+    }
+    return ape_stats(Eigen::Map<Eigen::VectorXd>(p.data(), static_cast<Eigen::Index>(p.size())),
+                     Eigen::Map<Eigen::VectorXd>(m.data(), static_cast<Eigen::Index>(m.size())));
+  };
+  out.train = stats([&](std::size_t i, double) { return !is_held_out(i, holdout_every); });
+  out.held_out = stats([&](std::size_t i, double) { return is_held_out(i, holdout_every); });
+  const std::pair<double, double> bands[] = {{0, 128}, {128, 512}, {512, 1024}, {1024, 4096}, {4096, 1e18}};
+  const char* names[] = {"1-128 tokens", "129-512 tokens", "513-1024 tokens", "1025-4096 tokens", "> 4096 tokens"};
+  for (std::size_t k = 0; k < 5; ++k) {
+    const auto e = stats([&](std::size_t i, double x) {
+      return is_held_out(i, holdout_every) && x > bands[k].first && x <= bands[k].second;
+    });
+    if (e.rows > 0) out.regions.emplace_back(names[k], e);
+  }
+  return out;
 }
 
 /// Coefficients of a relative least-squares fit and its errors.
@@ -139,9 +201,14 @@ template <class Row, class Features>
 /// except each holdout_every-th, which is kept for the held-out error:
 ///  1. Linear ops: vidur_profiling/<gpu.vidur_dir>/<model.vidur_dir>/mlp.csv, TP 1, summed per
 ///     layer x num_layers (vidur_profiles.hpp) against num_tokens; flat-then-linear with the
-///     pivot scanned (pivot_fit.hpp) -> linear_base_s, linear_s_per_token, pivot_tokens.
+///     pivot scanned (pivot_fit.hpp) -> linear_base_s, linear_s_per_token, pivot_tokens; and
+///     (options.linear_table) the rows themselves -> linear_table (latency_model.hpp
+///     linear_table_s). A GPU with less HBM bandwidth than the profile's (A100 40GB) gets
+///     rows raised to (bandwidth ratio x flat), the memory-bound floor.
 ///  2. Attention: vidur_profiling/a100_legacy/attention_llama2-70b_tp2.csv (32 q / 4 KV heads of
-///     128 per GPU), per layer. Prefill: [1, c, pairs, c^2]; decode: [1, batch x context]. Scaled
+///     128 per GPU) pooled with a100/Meta-Llama-3-8B/attention_tp1_sampled.csv
+///     (attention_fit.hpp), per layer. Prefill: [1, c, pairs, KV tokens]; decode: [1, batch x
+///     context]; the KV-token terms are memory-bound (x KV heads x HBM ratio). Scaled
 ///     to the target (ours): prefill token/pair/c^2 terms by q heads x head_dim (FLOPs), decode
 ///     context term by KV heads x head_dim (bytes read), fixed terms unscaled (launch bound);
 ///     all x num_layers. On a GPU whose vidur_dir is not "a100": compute-bound terms x the
@@ -202,8 +269,10 @@ template <class Row, class Features>
   // 1. Linear ops.
   const auto mlp = detail::mlp_path(data_dir, gpu.vidur_dir, model);
   detail::LinearFitResult lin;
+  std::vector<LinearOpSample> lin_rows;
   if (std::filesystem::exists(mlp)) {
-    lin = detail::fit_linear_samples(read_vidur_linear_ops(mlp, model), options.holdout_every);
+    lin_rows = read_vidur_linear_ops(mlp, model);
+    lin = detail::fit_linear_samples(lin_rows, options.holdout_every);
     rep.linear.source = mlp.string();
   } else {
     const auto a100_mlp = detail::mlp_path(data_dir, "a100", model);
@@ -213,75 +282,81 @@ template <class Row, class Features>
           " does not exist" +
           (is_a100 || !std::filesystem::exists(a100_mlp) ? "" : " (scaling from A100 is disabled)"));
     }
-    std::vector<LinearOpSample> rows = read_vidur_linear_ops(a100_mlp, model);
-    for (auto& r : rows) r.time_s *= l2_gpu.fit.predict(r.tokens) / l2_a100.fit.predict(r.tokens);
-    lin = detail::fit_linear_samples(rows, options.holdout_every);
+    lin_rows = read_vidur_linear_ops(a100_mlp, model);
+    for (auto& r : lin_rows) r.time_s *= l2_gpu.fit.predict(r.tokens) / l2_a100.fit.predict(r.tokens);
+    lin = detail::fit_linear_samples(lin_rows, options.holdout_every);
     rep.linear.source = a100_mlp.string() + " x Llama-2-7B " + gpu.vidur_dir + "/a100 linear-op ratio";
     rep.linear.measured = false;
     rep.notes.push_back("no " + gpu.vidur_dir + " mlp profile for " + model.name +
                         ": linear ops scaled from A100 by the Llama-2-7B ratio at each token count (not measured)");
   }
-  rep.linear.train = lin.train;
-  rep.linear.held_out = lin.held_out;
+  // Same architecture, other HBM (A100 40GB vs the 80GB the profile was measured on): the
+  // memory-bound floor of the linear ops (reading the weights, what the flat region below the
+  // pivot is) scales with bandwidth, compute does not: row' = max(row, ratio x flat) (ours,
+  // roofline). Refit on the scaled rows.
+  const GpuSpec profile_gpu = gpu_preset(gpu.vidur_dir == "h100" ? "h100-80g" : "a100-80g");
+  rep.linear_bandwidth_scale = profile_gpu.hbm_bytes_per_s / gpu.hbm_bytes_per_s;
+  if (rep.linear_bandwidth_scale > 1.0) {
+    const double floor_s = rep.linear_bandwidth_scale * lin.fit.predict(0);
+    for (auto& r : lin_rows) r.time_s = std::max(r.time_s, floor_s);
+    lin = detail::fit_linear_samples(lin_rows, options.holdout_every);
+    rep.notes.push_back("linear ops: memory-bound floor x " + std::to_string(rep.linear_bandwidth_scale) + " (HBM " +
+                        profile_gpu.name + " / " + gpu.name + "): rows below " +
+                        std::to_string(floor_s * 1e3) + " ms raised to it (scaled, not measured)");
+  }
+  rep.linear_pivot = {rep.linear.source + ": flat-then-linear, scanned pivot", lin.train, lin.held_out,
+                      rep.linear.measured};
   c.linear_base_s = lin.fit.base_s;
   c.linear_s_per_token = lin.fit.s_per_token;
   c.pivot_tokens = lin.fit.pivot_tokens;
+  if (options.linear_table) {
+    const auto te = detail::linear_table_errors(lin_rows, options.holdout_every);
+    rep.linear.train = te.train;
+    rep.linear.held_out = te.held_out;
+    rep.linear_regions = te.regions;
+    rep.linear.source += ": measured rows, interpolated (linear_table_s)";
+    c.linear_table = detail::linear_table_of(lin_rows, options.holdout_every, false);
+  } else {
+    rep.linear.train = lin.train;
+    rep.linear.held_out = lin.held_out;
+  }
 
-  // 2. Attention, from the legacy profile, scaled to the target.
+  // 2. Attention: both A100 profiles pooled (attention_fit.hpp), scaled to the target.
   const auto attn_path = vidur / "a100_legacy" / "attention_llama2-70b_tp2.csv";
-  if (!std::filesystem::exists(attn_path))
-    throw std::runtime_error("fit_latency_coeffs: missing " + attn_path.string());
+  const auto l3_path = vidur / "a100" / "Meta-Llama-3-8B" / "attention_tp1_sampled.csv";
+  for (const auto& f : {attn_path, l3_path})
+    if (!std::filesystem::exists(f)) throw std::runtime_error("fit_latency_coeffs: missing " + f.string());
   const AttentionProfile attn = read_vidur_attention(attn_path);
-  const auto pf = detail::fit_rows(
-      attn.prefill, [](const PrefillAttnSample& s) { return detail::prefill_features(s.chunk, s.context); },
-      options.holdout_every);
-  const auto dc = detail::fit_rows(
-      attn.decode, [](const DecodeAttnSample& s) { return detail::decode_features(s.batch, s.context); },
-      options.holdout_every);
-  rep.prefill_attention = {attn_path.string() + " prefill rows: [1, c, pairs, c^2] per layer", pf.train, pf.held_out,
-                           true};
-  rep.decode_attention = {attn_path.string() + " decode rows: [1, batch x context] per layer", dc.train, dc.held_out,
-                          true};
+  const AttentionProfile l3 = read_vidur_attention(l3_path);
+  const AttentionFit af = fit_attention(attn, l3, options.holdout_every);
+  rep.prefill_attention = {attn_path.string() + " + " + l3_path.filename().string() +
+                               " prefill rows: [1, c, pairs, kv tokens] (+ legacy-only c^2, 1, c) per layer",
+                           af.legacy_prefill_train, af.legacy_prefill_held_out, true};
+  rep.decode_attention = {attn_path.string() + " + " + l3_path.filename().string() +
+                              " decode rows: [1, batch x context] per layer",
+                          af.legacy_decode_train, af.legacy_decode_held_out, true};
+  rep.attention_transfer_prefill = af.sample_prefill;
+  rep.attention_transfer_decode = af.sample_decode;
+  rep.attention_regions = af.regions;
   rep.prefill_head_scale = static_cast<double>(model.num_q_heads) * model.head_dim /
                            (static_cast<double>(attn.q_heads_per_gpu) * attn.head_dim);
   rep.decode_head_scale = static_cast<double>(model.num_kv_heads) * model.head_dim /
                           (static_cast<double>(attn.kv_heads_per_gpu) * attn.head_dim);
+  {
+    const GpuSpec a100 = gpu_preset("a100-80g");
+    rep.bandwidth_scale = a100.hbm_bytes_per_s / gpu.hbm_bytes_per_s;
+  }
   const double layers = model.num_layers;
   const double pf_scale = rep.prefill_head_scale * rep.compute_scale * layers;
-  c.prefill_attn_s_per_chunk = pf.beta(0) * layers;
-  c.prefill_attn_s_per_token = pf.beta(1) * pf_scale;
-  c.prefill_attn_s_per_pair = pf.beta(2) * pf_scale;
-  c.prefill_attn_s_per_sq_token = pf.beta(3) * pf_scale;
-  c.decode_attn_base_s = dc.beta(0) * layers;
-  c.decode_attn_s_per_ctx_token = dc.beta(1) * rep.decode_head_scale * rep.bandwidth_scale * layers;
+  const double mem_scale = rep.decode_head_scale * rep.bandwidth_scale * layers;
+  c.prefill_attn_s_per_chunk = af.coeffs.prefill_per_chunk_s * layers;
+  c.prefill_attn_s_per_token = af.coeffs.prefill_per_token_s * pf_scale;
+  c.prefill_attn_s_per_pair = af.coeffs.prefill_per_pair_s * pf_scale;
+  c.prefill_attn_s_per_kv_token = af.coeffs.prefill_per_kv_token_s * mem_scale;
+  c.prefill_attn_s_per_sq_token = 0.0;
+  c.decode_attn_base_s = af.coeffs.decode_base_s * layers;
+  c.decode_attn_s_per_ctx_token = af.coeffs.decode_per_ctx_token_s * mem_scale;
   c.decode_attn_s_per_seq = 0.0;
-
-  // Transfer check: the legacy per-layer fit, scaled to Llama-3-8B's heads, against the
-  // Llama-3-8B TP1 A100 sampled profile (an independent measurement, other kernel backend).
-  if (report != nullptr) {
-    const auto l3_path = vidur / "a100" / "Meta-Llama-3-8B" / "attention_tp1_sampled.csv";
-    if (std::filesystem::exists(l3_path)) {
-      const AttentionProfile l3 = read_vidur_attention(l3_path);
-      const double q = static_cast<double>(l3.q_heads_per_gpu) * l3.head_dim /
-                       (static_cast<double>(attn.q_heads_per_gpu) * attn.head_dim);
-      const double kv = static_cast<double>(l3.kv_heads_per_gpu) * l3.head_dim /
-                        (static_cast<double>(attn.kv_heads_per_gpu) * attn.head_dim);
-      const Eigen::Vector4d pb(pf.beta(0), pf.beta(1) * q, pf.beta(2) * q, pf.beta(3) * q);
-      const Eigen::Vector2d db(dc.beta(0), dc.beta(1) * kv);
-      Eigen::VectorXd pp(static_cast<Eigen::Index>(l3.prefill.size())), pm(pp.size());
-      for (std::size_t i = 0; i < l3.prefill.size(); ++i) {
-        pp(static_cast<Eigen::Index>(i)) = detail::prefill_features(l3.prefill[i].chunk, l3.prefill[i].context) * pb;
-        pm(static_cast<Eigen::Index>(i)) = l3.prefill[i].time_s;
-      }
-      Eigen::VectorXd dp(static_cast<Eigen::Index>(l3.decode.size())), dm(dp.size());
-      for (std::size_t i = 0; i < l3.decode.size(); ++i) {
-        dp(static_cast<Eigen::Index>(i)) = detail::decode_features(l3.decode[i].batch, l3.decode[i].context) * db;
-        dm(static_cast<Eigen::Index>(i)) = l3.decode[i].time_s;
-      }
-      rep.attention_transfer_prefill = ape_stats(pp, pm);
-      rep.attention_transfer_decode = ape_stats(dp, dm);
-    }
-  }
 
   // 3. CPU overhead.
   const auto cpu_path = vidur / "a100_legacy" / "cpu_overheads.csv";
@@ -291,6 +366,7 @@ template <class Row, class Features>
       cpu_rows, [](const CpuOverheadSample& s) { return Eigen::RowVector2d(1.0, s.batch); }, options.holdout_every);
   rep.cpu_overhead = {cpu_path.string() + " (" + options.cpu_profile_model + ", TP 1): [1, batch]", cpu.train,
                       cpu.held_out, true};
+  c.cpu_mode = options.cpu_mode;
   if (options.cpu_overhead) {
     c.cpu_overhead_s = cpu.beta(0);
     c.cpu_overhead_s_per_seq = cpu.beta(1);
@@ -305,7 +381,7 @@ template <class Row, class Features>
 
   for (const double v :
        {c.prefill_attn_s_per_chunk, c.prefill_attn_s_per_token, c.prefill_attn_s_per_pair,
-        c.prefill_attn_s_per_sq_token, c.decode_attn_base_s, c.decode_attn_s_per_ctx_token, c.cpu_overhead_s_per_seq}) {
+        c.prefill_attn_s_per_sq_token, c.prefill_attn_s_per_kv_token, c.decode_attn_base_s, c.decode_attn_s_per_ctx_token, c.cpu_overhead_s_per_seq}) {
     if (v < 0) {
       rep.notes.emplace_back("a fitted coefficient is negative: predictions may fall for some shapes");
       break;

@@ -3,6 +3,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -15,16 +16,28 @@
 
 namespace kvsched {
 
+/// Run-time settings of preset policies beyond EngineConfig; each applies only to presets that
+/// have the policy it names, and an absent value keeps the preset's own.
+struct PresetTuning {
+  std::optional<double> slo_margin;  // SloDynamicChunkerConfig::slo_margin (AccelGen chunkers), in [0, 1)
+};
+
 namespace detail {
-/// Builds a preset's scheduler for an engine and a latency model (one per registry row).
-using PresetFactory = std::function<std::unique_ptr<AnyScheduler>(const EngineConfig&, const LatencyModel&)>;
+/// Builds a preset's scheduler for an engine, a latency model and run-time tuning (one per registry row).
+using PresetFactory =
+    std::function<std::unique_ptr<AnyScheduler>(const EngineConfig&, const LatencyModel&, const PresetTuning&)>;
 
 /// Factory for preset P under `name`. Prefix caching follows prefix_caching_of<P> (applied by
 /// Scheduler's constructor): EngineConfig.enable_prefix_caching is a global off switch.
 template <class P>
 PresetFactory factory(std::string name) {
-  return [name](const EngineConfig& engine, const LatencyModel& latency) -> std::unique_ptr<AnyScheduler> {
-    return std::make_unique<SchedulerAdapter<P>>(name, engine, latency);
+  return [name](const EngineConfig& engine, const LatencyModel& latency,
+                const PresetTuning& tuning) -> std::unique_ptr<AnyScheduler> {
+    P policies{};
+    if constexpr (requires { policies.chunker.config.slo_margin; }) {
+      if (tuning.slo_margin) policies.chunker.config.slo_margin = *tuning.slo_margin;
+    }
+    return std::make_unique<SchedulerAdapter<P>>(name, engine, latency, std::move(policies));
   };
 }
 
@@ -79,11 +92,15 @@ inline const std::vector<std::pair<std::string, PresetFactory>>& preset_table() 
 }
 
 /// Builds the preset `name`. Throws std::invalid_argument listing the known names when
-/// `name` is unknown, and for an impossible EngineConfig (see Scheduler's constructor).
+/// `name` is unknown, and for an impossible EngineConfig (see Scheduler's constructor) or a
+/// tuning value out of range (slo_margin outside [0, 1)).
 [[nodiscard]] inline std::unique_ptr<AnyScheduler> make_scheduler(std::string_view name, const EngineConfig& engine,
-                                                                  const LatencyModel& latency) {
+                                                                  const LatencyModel& latency,
+                                                                  const PresetTuning& tuning = {}) {
+  if (tuning.slo_margin && !(*tuning.slo_margin >= 0.0 && *tuning.slo_margin < 1.0))
+    throw std::invalid_argument("slo_margin must be in [0, 1), got " + std::to_string(*tuning.slo_margin));
   for (const auto& [n, f] : detail::preset_table())
-    if (n == name) return f(engine, latency);
+    if (n == name) return f(engine, latency, tuning);
   std::string known;
   for (const auto& n : preset_names()) known += (known.empty() ? "" : ", ") + n;
   throw std::invalid_argument("unknown policy '" + std::string(name) + "'; known: " + known);

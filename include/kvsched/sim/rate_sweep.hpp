@@ -76,7 +76,7 @@ struct PolicySweep {
 }
 
 /// Makes a scheduler for a policy name (the presets registry bound to one engine and latency
-/// model, or a test fake). Not presets/registry.hpp's SchedulerFactory, which takes those two.
+/// model, or a test fake). Not presets/registry.hpp's PresetFactory, which takes those.
 using PolicySchedulerFactory = std::function<std::unique_ptr<AnyScheduler>(const std::string& policy)>;
 
 /// Runs every policy at every rate: requests are rebuilt with BuildOptions::rate_rps = rate

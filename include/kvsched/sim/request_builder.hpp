@@ -23,6 +23,11 @@ namespace kvsched::sim {
 enum class ContextOverflow : std::uint8_t {
   kClip,    // keep the output length, cut the prompt to max(1, max_model_len - output) tokens (ours)
   kReject,  // do not submit it; it counts as rejected (vLLM rejects such prompts)
+  /// Every request whose prompt + output exceeds max_model_len (not only over-long prompts)
+  /// keeps its output and loses prompt tokens: prompt = max(1, max_model_len - output), the
+  /// output then cut to what remains. Vidur's trace-replay request generator clips requests to
+  /// max_tokens this way (vidur/request_generator/trace_replay_request_generator.py).
+  kCutPrompt,
 };
 
 /// What max_tokens (the client's output cap, which the scheduler sees) is set to.
@@ -193,6 +198,13 @@ struct Candidate {
     std::int32_t prompt = r.prompt_tokens;
     std::int32_t output = r.output_tokens;
     const auto cls = class_of_source[c.source];
+    if (opt.overflow == ContextOverflow::kCutPrompt && prompt + output > L && prompt > 1) {
+      const std::int32_t cut = std::max(1, L - output);
+      if (cut < prompt) {
+        prompt = cut;
+        ++out.num_clipped_prompt;
+      }
+    }
     if (prompt + 1 > L) {
       if (opt.overflow == ContextOverflow::kReject) {
         out.rejected.push_back({c.arrival_s, prompt, output, cls, r.line});

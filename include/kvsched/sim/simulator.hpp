@@ -16,10 +16,12 @@
 #include "kvsched/core/schedule_plan.hpp"
 #include "kvsched/latency/latency_model.hpp"
 #include "kvsched/latency/plan_timing.hpp"
+#include "kvsched/latency/profile_clock.hpp"
 #include "kvsched/scheduler/any_scheduler.hpp"
 #include "kvsched/scheduler/scheduler_stats.hpp"
 #include "kvsched/sim/metrics.hpp"
 #include "kvsched/sim/request_builder.hpp"
+#include "kvsched/sim/rng.hpp"
 
 namespace kvsched::sim {
 
@@ -33,6 +35,15 @@ struct SimOptions {
   /// Record KV pool occupancy every iteration (SimResult::kv_timeline: "KV reserved vs used
   /// over time", docs/design.md section 4).
   bool record_kv = true;
+  /// Ground truth the policies do not share: when set, the clock advances by this clock's
+  /// compute time (profile tables) instead of the LatencyModel's; policies still predict with
+  /// the model they were built with. Not owned; must outlive simulate().
+  const ProfileClock* ground_truth = nullptr;
+  /// Coefficient of variation of a per-iteration multiplicative lognormal noise on the
+  /// compute time (mean 1: sigma^2 = ln(1 + cv^2), mu = -sigma^2 / 2); 0 = none. Swaps are
+  /// not perturbed. Drawn from sim::Rng(derive_seed(noise_seed, 0x6e6f697365)).
+  double latency_noise_cv = 0.0;
+  std::uint64_t noise_seed = 0;  // seed of the latency noise
   /// Called as requests end: (ended, total). For progress bars; may be empty.
   std::function<void(std::size_t, std::size_t)> progress;
 };
@@ -66,6 +77,17 @@ struct SimResult {
   std::int32_t num_device_blocks = 0;  // KV pool size (blocks)
   std::vector<KvSample> kv_timeline;   // one sample per iteration (SimOptions::record_kv)
 };
+
+/// Simulated duration of one iteration (s): the forward time of the plan (the ground-truth
+/// clock's when `truth` is given, else the model's) times `compute_scale` (latency noise),
+/// plus plan_swap_s(); with `overlap_swap` the larger of the two.
+[[nodiscard]] inline double simulated_iteration_s(const SchedulePlan& plan, const LatencyModel& lm,
+                                                  std::int64_t block_bytes, bool overlap_swap,
+                                                  const ProfileClock* truth, double compute_scale) {
+  const double compute = compute_scale * (truth != nullptr ? truth->iteration_s(plan) : lm.iteration_s(batch_shape_of(plan)));
+  const double swap = plan_swap_s(plan, lm, block_bytes);
+  return overlap_swap ? std::max(compute, swap) : compute + swap;
+}
 
 /// Replays `requests` through `sched`. Each loop turn:
 ///   1. add_request() every request with arrival_s <= now;
@@ -115,6 +137,8 @@ struct SimResult {
     }
   };
 
+  Rng noise(derive_seed(opt.noise_seed, 0x6e6f697365));
+  const double noise_sigma = std::sqrt(std::log1p(opt.latency_noise_cv * opt.latency_noise_cv));
   std::size_t next = 0;
   double now = n > 0 ? requests.specs.front().arrival_s : 0.0;
   std::vector<StepOutput> outputs;
@@ -145,7 +169,9 @@ struct SimResult {
       collect();
       break;
     }
-    const double dt = plan_time_s(plan, lm, block_bytes, opt.overlap_swap);
+    const double scale =
+        opt.latency_noise_cv > 0.0 ? std::exp(noise_sigma * noise.normal() - 0.5 * noise_sigma * noise_sigma) : 1.0;
+    const double dt = simulated_iteration_s(plan, lm, block_bytes, opt.overlap_swap, opt.ground_truth, scale);
     outputs.clear();
     for (const auto& s : plan.scheduled) {
       if (std::isnan(first_scheduled[s.id])) first_scheduled[s.id] = now;

@@ -19,7 +19,8 @@ struct SloDynamicChunkerConfig {
   std::int32_t max_budget_tokens = 0;     // upper bound of the token budget; 0 = EngineConfig.max_num_batched_tokens
   std::int32_t long_prompt_tokens = 1024; // a sequence longer than this is a "long prompt" (tokens; ours)
   std::int32_t max_long_prefills = 1;     // long prompts prefilling at once (ours, default 1)
-  double slo_margin = 1.0;                // share of the tightest TBT SLO a predicted iteration may use (ours)
+  double slo_margin = 0.0;                // fraction of the tightest TBT SLO kept spare: a predicted iteration
+                                          // may use (1 - slo_margin) x SLO, for a clock that is not the model (ours)
   std::int32_t min_prefill_tokens = 16;   // chunk of a lone prefill when no chunk meets the SLO, for progress (ours)
   bool reserve_for_short_prompts = true;  // long chunks leave room for short prompts (AccelGen section 3.1)
 };
@@ -34,11 +35,11 @@ struct SloDynamicChunkerConfig {
 ///    SLO: docs/design.md section 3.3.2);
 ///  - token budget S_b = the largest F <= max_budget_tokens whose worst-case iteration, every
 ///    pending decode plus (F - decodes) prefill tokens in one chunk at the largest context of
-///    any ongoing prefill, is predicted to take <= slo_margin x SLO*. Since the time only
+///    any ongoing prefill, is predicted to take <= (1 - slo_margin) x SLO*. Since the time only
 ///    grows with F, S_b >= S_p whenever the SLO allows S_p;
 ///  - a prefill chunk is the largest c <= what is left of the prompt and of the budget such
 ///    that the batch built so far, the decodes still to come and this chunk are predicted to
-///    take <= slo_margin x (tightest TBT SLO among them and this request). 0 = wait;
+///    take <= (1 - slo_margin) x (tightest TBT SLO among them and this request). 0 = wait;
 ///  - a long prompt (num_tokens() > long_prompt_tokens) takes what decodes and short prompts
 ///    leave: its chunk also leaves the uncomputed tokens of running short prefills and of
 ///    short admission candidates more urgent than it (reserve_for_short_prompts; it still gets
@@ -133,7 +134,7 @@ class SloDynamicChunker {
     if (slo == std::numeric_limits<double>::infinity()) return limit;
     const BatchShape base = with_pending_decodes();
     const std::int64_t context = r.num_tokens() - uncomputed;
-    const std::int32_t c = max_chunk_within(*v.latency, base, context, config.slo_margin * slo, limit);
+    const std::int32_t c = max_chunk_within(*v.latency, base, context, (1.0 - config.slo_margin) * slo, limit);
     if (c == 0 && base.total_tokens() == 0) return std::min(limit, std::max(1, config.min_prefill_tokens));
     return c;
   }
@@ -187,7 +188,7 @@ class SloDynamicChunker {
     if (step_slo_s_ == std::numeric_limits<double>::infinity()) return cap;
     const BatchShape base = with_pending_decodes();
     const std::int32_t prefill_room = std::max(0, cap - pending_decodes_);
-    std::int32_t prefill = max_chunk_within(*v.latency, base, worst_ctx, config.slo_margin * step_slo_s_, prefill_room);
+    std::int32_t prefill = max_chunk_within(*v.latency, base, worst_ctx, (1.0 - config.slo_margin) * step_slo_s_, prefill_room);
     if (prefill == 0 && pending_decodes_ == 0) prefill = std::min(prefill_room, std::max(1, config.min_prefill_tokens));
     return std::min(cap, pending_decodes_ + prefill);
   }
