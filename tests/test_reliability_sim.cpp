@@ -283,3 +283,11 @@ TEST_CASE("cacheopt presets serve a full-context request when the pool equals ma
     CHECK(done[0].num_generated == 96);
   }
 }
+
+TEST_CASE("fuzz findings: Azure timestamps beyond int64 nanoseconds, TOML code points toml++ mishandles", "[reliability][sim]") {
+  CHECK_FALSE(parse_azure_timestamp_ns("4046-11-16 18:15:46.6805900").has_value());  // overflowed: UB
+  CHECK(parse_azure_timestamp_ns("2023-11-16 18:15:46.6805900").has_value());
+  TempDir d;
+  const auto wl = d.write("w.toml", "# caf\xc3\xa9\n[[sources]]\ntrace = \"x.csv\"\n");  // U+00E9: toml++ 3.3 hits unreachable
+  CHECK_THROWS_WITH(load_workload_file(wl, d.path()), Catch::Contains("U+00E9"));
+}

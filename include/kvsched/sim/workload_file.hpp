@@ -14,6 +14,13 @@
 namespace kvsched::sim {
 
 namespace detail {
+/// `cp` as 4 upper-case hex digits.
+[[nodiscard]] inline std::string fmt_hex4(unsigned cp) {
+  constexpr char kHex[] = "0123456789ABCDEF";
+  std::string s(4, '0');
+  for (int i = 3; i >= 0; --i, cp >>= 4) s[static_cast<std::size_t>(i)] = kHex[cp & 15];
+  return s;
+}
 /// Converts a TOML node to JSON (tables -> objects, arrays -> arrays, scalars as they are).
 [[nodiscard]] inline nlohmann::json toml_to_json(const toml::node& n) {
   if (const auto* t = n.as_table()) {
@@ -42,6 +49,19 @@ namespace detail {
   const std::string text = io::read_file_text(path);
   nlohmann::json j;
   if (path.extension() == ".toml") {
+    // toml++ 3.3 (Debian 12) reaches __builtin_unreachable() (undefined behaviour) on code
+    // points U+00A1..U+0499 where it checks for whitespace (found by fuzzing): refuse them.
+    std::int64_t line = 1;
+    for (std::size_t i = 0; i + 1 < text.size(); ++i) {
+      const auto b0 = static_cast<unsigned char>(text[i]), b1 = static_cast<unsigned char>(text[i + 1]);
+      if (b0 == '\n') ++line;
+      if (b0 >= 0xC2 && b0 <= 0xD2 && (b1 & 0xC0) == 0x80) {
+        const unsigned cp = ((b0 & 0x1Fu) << 6) | (b1 & 0x3Fu);
+        if (cp >= 0xA1 && cp < 0x49A)
+          throw io::InputError(path, line, "", "non-ASCII character U+" + detail::fmt_hex4(cp) +
+                                                   " (the TOML parser mishandles U+00A1..U+0499: use ASCII, or JSON)");
+      }
+    }
     try {
       j = detail::toml_to_json(toml::parse(text, path.string()));
     } catch (const toml::parse_error& e) {
