@@ -41,6 +41,7 @@
 #include "plot.hpp"
 #include "progress_bar.hpp"
 #include "report_table.hpp"
+#include "run_checks.hpp"
 
 namespace {
 
@@ -118,6 +119,17 @@ int run(Options& o) {
   }
   const PreparedSim prep = prepare_sim(o);
   const Workload& w = prep.workload;
+  // Every output path, before any simulation: writable, not an input, not given twice.
+  {
+    std::vector<std::filesystem::path> inputs{w.file};
+    for (const auto& s : w.sources) inputs.push_back(s.trace);
+    const auto first = o.latency_json.find_first_not_of(" \t\r\n");
+    if (first != std::string::npos && o.latency_json[first] != '{') inputs.emplace_back(o.latency_json);
+    if (!o.policy_config.empty()) inputs.emplace_back(o.policy_config);
+    std::vector<OutputPath> outputs{{"--json", o.json}, {"--requests-csv", o.requests_csv}, {"--plot", o.plot_dir, true}};
+    if (!o.plot_dir.empty() && o.json.empty()) outputs.push_back({"--plot", std::filesystem::path(o.plot_dir) / "kvsched-sim.json"});
+    check_output_paths(outputs, inputs);
+  }
   const BuildOptions& bopt = prep.build;
   const EngineConfig& engine = prep.engine;
   const ModelSpec& model = prep.model;
@@ -204,7 +216,7 @@ int run(Options& o) {
     sim_cli::run_plot(python, json_path, o.plot_dir);
     fmt::print("plots written to {}\n", o.plot_dir);
   }
-  return 0;
+  return sim_cli::report_stuck(runs);
 }
 
 }  // namespace
@@ -217,6 +229,8 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     const int rc = app.exit(e);
+    if (rc != 0 && std::string(e.what()).find("--policy") != std::string::npos)
+      fmt::print(stderr, "known policies: {}\n", join(preset_names()));
     return rc == 0 ? 0 : 2;
   }
   try {

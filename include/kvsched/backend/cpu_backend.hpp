@@ -3,6 +3,8 @@
 // SchedulePlan, the KV write and paged attention.
 #pragma once
 #include <cstdint>
+#include <functional>
+#include <vector>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -37,14 +39,38 @@ class CpuBackend {
   [[nodiscard]] KvPool& host_pool() { return host_; }
   [[nodiscard]] const KvPool& host_pool() const { return host_; }
 
+  /// Fault injection for tests: called as fault(list, index) before each pair of a plan's
+  /// lists ("swap_out", "swap_in", "copy"); true makes that pair fail (nothing is copied, the
+  /// destination keeps whatever it held), as a copy error or an unreachable host buffer would.
+  using FaultInjector = std::function<bool(const char* list, std::size_t index)>;
+  void set_fault_injector(FaultInjector f) { fault_ = std::move(f); }
+
   /// Applies a plan's data movement in the plan's order: swap_out (device -> host), then
   /// swap_in (host -> device), then copy (device -> device, copy-on-write). Each list is checked
   /// before it is applied; a bad block id throws std::out_of_range naming the list and index
-  /// ("swap_in[2].dst = 40 outside a pool of 32 blocks").
-  void apply(const SchedulePlan& plan) {
-    swap_out(plan.swap_out);
-    swap_in(plan.swap_in);
-    copy(plan.copy);
+  /// ("swap_in[2].dst = 40 outside a pool of 32 blocks"). Returns the destinations of the
+  /// pairs that failed (only with a fault injector), for StepResult::lost_blocks.
+  std::vector<LostBlock> apply(const SchedulePlan& plan) {
+    std::vector<LostBlock> lost;
+    if (!fault_) {
+      swap_out(plan.swap_out);
+      swap_in(plan.swap_in);
+      copy(plan.copy);
+      return lost;
+    }
+    auto run = [&](const std::vector<BlockCopy>& pairs, const char* list, Pool dst_pool, auto&& op) {
+      std::vector<BlockCopy> ok;
+      ok.reserve(pairs.size());
+      for (std::size_t i = 0; i < pairs.size(); ++i) {
+        if (fault_(list, i)) lost.push_back({dst_pool, pairs[i].dst});
+        else ok.push_back(pairs[i]);
+      }
+      op(ok);
+    };
+    run(plan.swap_out, "swap_out", Pool::kHost, [&](const auto& v) { swap_out(v); });
+    run(plan.swap_in, "swap_in", Pool::kDevice, [&](const auto& v) { swap_in(v); });
+    run(plan.copy, "copy", Pool::kDevice, [&](const auto& v) { copy(v); });
+    return lost;
   }
   /// Device block src -> host block dst, per pair.
   void swap_out(std::span<const BlockCopy> pairs) { copy_blocks_cpu(device_, host_, pairs, "swap_out"); }
@@ -77,6 +103,7 @@ class CpuBackend {
   KvLayout layout_;
   KvPool device_;
   KvPool host_;
+  FaultInjector fault_;
 };
 
 }  // namespace kvsched

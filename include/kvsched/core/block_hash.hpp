@@ -19,13 +19,16 @@ namespace kvsched {
 /// so equal hashes mean an equal prefix. Content comes from RequestSpec::content_ids where
 /// the block lies inside the prompt and the ids cover it; otherwise the block is unique to the
 /// request (it can still be re-hit by the same request after a recompute preemption).
-/// Never returns 0 (0 means "no hash").
+/// content_block_tokens <= 0 is treated as no content ids (never divided by). Never returns 0
+/// (0 means "no hash").
 [[nodiscard]] inline std::uint64_t block_content_hash(const RequestSpec& spec, std::int64_t block_index,
                                                       std::int32_t block_size, std::uint64_t parent) {
   const std::int64_t end = (block_index + 1) * block_size;  // one past the block's last token
   std::uint64_t content;
-  const auto k = static_cast<std::size_t>((end - 1) / spec.content_block_tokens);
-  if (end <= spec.prompt_tokens && spec.content_block_tokens > 0 && k < spec.content_ids.size()) {
+  // content_block_tokens is checked before it divides (<= 0: no shared content, as no ids).
+  const bool has_content = end <= spec.prompt_tokens && spec.content_block_tokens > 0;
+  const auto k = has_content ? static_cast<std::size_t>((end - 1) / spec.content_block_tokens) : std::size_t{0};
+  if (has_content && k < spec.content_ids.size()) {
     content = mix64(spec.content_ids[k] ^ 0x5bd1e995ull);
   } else {
     content = mix64(spec.id ^ 0xC2B2AE3D27D4EB4Full);

@@ -87,7 +87,9 @@ class BlockManager {
   [[nodiscard]] std::int32_t unused_reservation(RequestId id) const { return unmaterialised(seq(id)); }
   /// Blocks that must come from available() to hold `total_tokens` tokens (after using the
   /// request's own promise). 0 for an unknown request means "nothing held yet".
+  /// Throws std::invalid_argument for total_tokens outside [0, 2^31 - 1] (kMaxTokens).
   [[nodiscard]] std::int32_t blocks_from_pool(RequestId id, std::int64_t total_tokens) const {
+    check_tokens("blocks_from_pool", total_tokens);
     auto it = seqs_.find(id);
     const std::int32_t need = static_cast<std::int32_t>(blocks_for_tokens(total_tokens, block_size_));
     if (it == seqs_.end()) return need;
@@ -155,9 +157,15 @@ class BlockManager {
   /// (vLLM v0's watermark, CacheOPT's global reserve). `num_computed_tokens` locates the
   /// next write: if it falls in a shared partial block, that block is copied first
   /// (copy-on-write; the pair is appended to *cow). Returns false and changes nothing when the
-  /// blocks do not fit.
+  /// blocks do not fit. Throws std::invalid_argument (and changes nothing) for total_tokens
+  /// outside [0, kMaxTokens] or num_computed_tokens < 0: sizes are checked in 64 bits before
+  /// they are narrowed to block counts.
   [[nodiscard]] bool allocate_slots(RequestId id, std::int64_t total_tokens, std::int32_t num_computed_tokens = 0,
                                     std::vector<BlockCopy>* cow = nullptr, std::int32_t floor = 0) {
+    check_tokens("allocate_slots", total_tokens);
+    if (num_computed_tokens < 0)
+      throw std::invalid_argument("BlockManager::allocate_slots: num_computed_tokens must be >= 0, got " + std::to_string(num_computed_tokens));
+    if (blocks_for_tokens(total_tokens, block_size_) > device_.num_blocks()) return false;  // can never fit
     auto& s = seqs_[id];
     const std::int32_t need = static_cast<std::int32_t>(blocks_for_tokens(total_tokens, block_size_));
     const std::int32_t held = static_cast<std::int32_t>(s.device.size());
@@ -248,6 +256,14 @@ class BlockManager {
     s.host.clear();
     return true;
   }
+  /// Forgets the prefix-cache content of device block `b` (its KV was lost: a failed swap-in
+  /// or copy into it), so no later request hits it. The holders must be recomputed by the
+  /// caller (Scheduler::on_step_done does, for StepResult::lost_blocks). Throws
+  /// std::out_of_range for a block outside the pool.
+  void forget_device_content(BlockId b) {
+    if (b < 0 || b >= device_.num_blocks()) throw std::out_of_range("forget_device_content: block " + std::to_string(b) + " outside the pool");
+    device_.drop_hash(b);
+  }
   /// Makes `child` share every device block of `parent` (parallel sampling, beam search);
   /// the first write into a shared partial block copies it (see allocate_slots).
   void fork(RequestId parent, RequestId child) {
@@ -296,7 +312,16 @@ class BlockManager {
     if (promised_ > device_.num_free()) throw std::logic_error("promises exceed free blocks");
   }
 
+ public:
+  /// Largest token count of one request the manager accepts (int32 block tables).
+  static constexpr std::int64_t kMaxTokens = 0x7fffffff;
+
  private:
+  static void check_tokens(const char* fn, std::int64_t total_tokens) {
+    if (total_tokens < 0 || total_tokens > kMaxTokens)
+      throw std::invalid_argument(std::string("BlockManager::") + fn + ": total_tokens must be in [0, " +
+                                  std::to_string(kMaxTokens) + "], got " + std::to_string(total_tokens));
+  }
   struct Seq {
     std::vector<BlockId> device;  // block table (device pool)
     std::vector<BlockId> host;    // swapped-out blocks (host pool)

@@ -110,6 +110,19 @@ class BlockPool {
     return true;
   }
 
+  /// Forgets block `b`'s content hash (its KV is known to be wrong: a failed copy into it), so
+  /// no prefix-cache lookup finds it again; a free cached block becomes clean. O(1).
+  void drop_hash(BlockId b) {
+    const std::uint64_t h = hash_.at(idx(b));
+    if (h == 0) return;
+    if (auto it = cached_.find(h); it != cached_.end() && it->second == b) cached_.erase(it);
+    hash_[idx(b)] = 0;
+    if (ref_[idx(b)] == 0) {
+      lru_remove(b);
+      clean_.push_back(b);
+    }
+  }
+
   /// Drops every cached-but-free block's hash (they become clean). O(cached).
   void clear_cache() {
     while (lru_head_ != kNoBlock) {

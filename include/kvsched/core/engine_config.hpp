@@ -49,6 +49,13 @@ struct EngineConfig {
     return e;
   }
 
+  /// Largest pool (device or host) in blocks: 2^24. The block manager keeps about 30 bytes of
+  /// bookkeeping per block, so this bounds it at 0.5 GiB; 2^24 blocks of 16 tokens hold 268M
+  /// tokens, 200x the KV cache of a Llama-3-8B on a 141 GB H200 (ours: a sanity bound).
+  static constexpr std::int32_t kMaxPoolBlocks = std::int32_t{1} << 24;
+
+  /// Throws std::invalid_argument naming the field for a non-positive size or cap, or a pool
+  /// larger than kMaxPoolBlocks (checked before anything is allocated).
   void validate() const {
     auto bad = [](const char* field, const std::string& why) {
       throw std::invalid_argument(std::string("EngineConfig.") + field + ": " + why);
@@ -56,6 +63,10 @@ struct EngineConfig {
     if (block_size <= 0) bad("block_size", "must be > 0, got " + std::to_string(block_size));
     if (num_device_blocks <= 0) bad("num_device_blocks", "must be > 0, got " + std::to_string(num_device_blocks));
     if (num_host_blocks < 0) bad("num_host_blocks", "must be >= 0, got " + std::to_string(num_host_blocks));
+    if (num_device_blocks > kMaxPoolBlocks)
+      bad("num_device_blocks", "must be <= " + std::to_string(kMaxPoolBlocks) + " (sanity bound), got " + std::to_string(num_device_blocks));
+    if (num_host_blocks > kMaxPoolBlocks)
+      bad("num_host_blocks", "must be <= " + std::to_string(kMaxPoolBlocks) + " (sanity bound), got " + std::to_string(num_host_blocks));
     if (max_num_seqs < 0) bad("max_num_seqs", "must be > 0 (or 0: the preset's default), got " + std::to_string(max_num_seqs));
     if (max_num_batched_tokens < 0)
       bad("max_num_batched_tokens", "must be > 0 (or 0: the preset's default), got " + std::to_string(max_num_batched_tokens));

@@ -61,11 +61,24 @@ struct StepOutput {
   bool eos = false;  // the sampled token ended the sequence (stop token); max_tokens is the scheduler's
 };
 
+/// A block whose contents the engine could not write: the destination of a swap_out,
+/// swap_in or copy pair that failed (a copy error, an unreachable host buffer).
+struct LostBlock {
+  Pool pool = Pool::kDevice;  // kHost for a failed swap_out's destination
+  BlockId block = kNoBlock;
+  friend bool operator==(const LostBlock&, const LostBlock&) = default;
+};
+
 /// What the engine reports after running a plan. Outputs are needed only for requests that
 /// finished by a stop token: every scheduled request with samples_token gets one token.
+/// lost_blocks: destinations of the plan's block moves that failed; every request holding
+/// one falls back to recompute (its KV is dropped, it waits again at the front of the queue,
+/// and its output token of this step, if any, is not counted), and no prefix-cache lookup
+/// finds the lost device blocks again. Nothing else is lost.
 struct StepResult {
   double now_s = 0.0;               // time the step completed (s); output tokens are stamped with it
   std::vector<StepOutput> outputs;  // EOS signals (others may be omitted)
+  std::vector<LostBlock> lost_blocks{};  // failed block moves of the plan (fault handling)
 };
 
 }  // namespace kvsched

@@ -58,4 +58,38 @@ inline constexpr std::int64_t kDefaultActivationBytes = std::int64_t{2} << 30;
   return static_cast<std::int32_t>(blocks);
 }
 
+/// Host (swap) pool size in blocks for `swap_bytes` of host memory (vLLM --swap-space in
+/// bytes): floor(swap_bytes / (block_size x kv_bytes_per_token)), computed in 64-bit floating
+/// point before it is narrowed. Errors: std::invalid_argument naming the bytes and the block
+/// count when swap_bytes is negative or not finite, or the pool exceeds max_blocks.
+[[nodiscard]] inline std::int32_t host_pool_blocks(const ModelSpec& model, double swap_bytes, std::int32_t block_size,
+                                                   std::int32_t max_blocks) {
+  if (!std::isfinite(swap_bytes) || swap_bytes < 0)
+    throw std::invalid_argument("swap space must be finite and >= 0 bytes, got " + std::to_string(swap_bytes));
+  if (block_size <= 0) throw std::invalid_argument("host_pool_blocks: block_size must be > 0, got " + std::to_string(block_size));
+  const double block_bytes = static_cast<double>(block_size) * static_cast<double>(model.kv_bytes_per_token());
+  if (!(block_bytes > 0)) return 0;
+  const double blocks = std::floor(swap_bytes / block_bytes);
+  if (blocks > static_cast<double>(max_blocks)) {
+    throw std::invalid_argument("swap space of " + std::to_string(swap_bytes / 1073741824.0) + " GiB is " +
+                                std::to_string(static_cast<std::uint64_t>(std::min(blocks, 1.8e19))) + " host blocks of " +
+                                std::to_string(static_cast<std::int64_t>(block_bytes)) + " B, more than the limit of " +
+                                std::to_string(max_blocks) + " blocks");
+  }
+  return static_cast<std::int32_t>(blocks);
+}
+
+/// Checks that a device pool of `num_blocks` blocks fits the GPU: num_blocks x block_size x
+/// kv_bytes_per_token <= gpu.memory_bytes (checked in 64 bits). Errors: std::invalid_argument
+/// naming both sizes.
+inline void check_device_pool_fits(const ModelSpec& model, const GpuSpec& gpu, std::int64_t num_blocks, std::int32_t block_size) {
+  const double bytes = static_cast<double>(num_blocks) * block_size * static_cast<double>(model.kv_bytes_per_token());
+  if (bytes > static_cast<double>(gpu.memory_bytes)) {
+    throw std::invalid_argument("KV pool of " + std::to_string(num_blocks) + " blocks x " + std::to_string(block_size) +
+                                " tokens x " + std::to_string(model.kv_bytes_per_token()) + " B = " +
+                                std::to_string(bytes / 1073741824.0) + " GiB exceeds the " +
+                                std::to_string(static_cast<double>(gpu.memory_bytes) / 1073741824.0) + " GiB of " + gpu.name);
+  }
+}
+
 }  // namespace kvsched

@@ -14,6 +14,7 @@ namespace kvsched::io {
 /// line == 0 (the whole file) and the field part when field is empty. `field` is the column name
 /// of a CSV cell (or a key path such as "sources[1].share"); column() is that column's 1-based
 /// index in a CSV row, 0 when it does not apply. kvsched-sim turns it into exit code 2.
+/// Control bytes of the file name, field and message appear in what() as \xNN (escape()).
 class InputError : public std::runtime_error {
  public:
   InputError(std::filesystem::path file, std::int64_t line, std::string field, const std::string& message,
@@ -30,9 +31,28 @@ class InputError : public std::runtime_error {
   [[nodiscard]] std::size_t column() const { return column_; }
 
  private:
-  static std::string format(const std::filesystem::path& file, std::int64_t line, const std::string& field,
-                            const std::string& message) {
-    std::string s = file.string();  // appended piecewise: GCC 12 warns (-Wrestrict) on chained operator+
+  /// `text` with control bytes (NUL, newlines, escape sequences) and DEL written as \xNN, so
+  /// that binary input neither truncates what() at a NUL nor garbles a terminal.
+  static std::string escape(const std::string& text) {
+    std::string out;
+    out.reserve(text.size());
+    constexpr char kHex[] = "0123456789abcdef";
+    for (const char ch : text) {
+      const auto c = static_cast<unsigned char>(ch);
+      if (c < 0x20 || c == 0x7f) {
+        out += "\\x";
+        out += kHex[c >> 4];
+        out += kHex[c & 15];
+      } else {
+        out += ch;
+      }
+    }
+    return out;
+  }
+  static std::string format(const std::filesystem::path& file, std::int64_t line, const std::string& field_raw,
+                            const std::string& message_raw) {
+    const std::string field = escape(field_raw), message = escape(message_raw);
+    std::string s = escape(file.string());  // appended piecewise: GCC 12 warns (-Wrestrict) on chained operator+
     if (line > 0) {
       s.append(":");
       s.append(std::to_string(line));

@@ -12,14 +12,38 @@
 
 namespace kvsched::io {
 
-/// Reads a whole file into memory. Errors: InputError (line 0) if it is a directory or cannot be
-/// opened or read.
-[[nodiscard]] inline std::string read_file_text(const std::filesystem::path& path) {
+/// Longest line an input file may have: 16 MiB (ours). Text inputs (CSV, JSONL, JSON, TOML)
+/// have short lines; a longer one means binary input or a stream without end (/dev/zero),
+/// which would otherwise grow in memory until the process is killed.
+inline constexpr std::size_t kMaxLineBytes = std::size_t{16} << 20;
+
+/// Reads a whole file into memory, in chunks. Errors: InputError if it is a directory, cannot
+/// be opened or read, or a line is longer than max_line_bytes (the line named; reading stops
+/// there, so an endless stream without newlines fails instead of exhausting memory).
+[[nodiscard]] inline std::string read_file_text(const std::filesystem::path& path, std::size_t max_line_bytes = kMaxLineBytes) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) throw InputError(path, 0, "", "is a directory, not a file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(path, 0, "", "cannot open file");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string text;
+  std::size_t line_start = 0;  // offset of the current line in text
+  std::int64_t line = 1;
+  char buf[1 << 16];
+  while (in) {
+    in.read(buf, sizeof buf);
+    const auto got = static_cast<std::size_t>(in.gcount());
+    if (got == 0) break;
+    const std::size_t base = text.size();
+    text.append(buf, got);
+    for (std::size_t i = base; i < text.size(); ++i) {
+      if (text[i] == '\n') {
+        line_start = i + 1;
+        ++line;
+      }
+    }
+    if (text.size() - line_start > max_line_bytes)
+      throw InputError(path, line, "", "line longer than " + std::to_string(max_line_bytes) + " bytes (binary input, or a stream without newlines?)");
+  }
   if (in.bad()) throw InputError(path, 0, "", "read error");
   return text;
 }

@@ -80,7 +80,7 @@ inline void to_json(nlohmann::json& j, const LatencyCoeffs& c) {
 /// Overlays the keys present in `j` on `c`; absent keys keep their value, so a file may
 /// override a single coefficient of a fitted set.
 /// Errors: std::invalid_argument naming the key when `j` is not an object, a key is unknown,
-/// a value is not a finite number (an integer for kv_bytes_per_token), swap_bytes_per_s <= 0,
+/// a value is not a finite number >= 0 (an integer for kv_bytes_per_token), swap_bytes_per_s <= 0,
 /// kv_bytes_per_token < 0, cpu_overhead_mode not one of serial/async/off, or linear_table not
 /// an array of [tokens > 0, seconds > 0] pairs with tokens strictly ascending ([] = use the
 /// flat-then-linear fit).
@@ -100,8 +100,10 @@ inline void from_json(const nlohmann::json& j, LatencyCoeffs& c) {
   detail::for_each_latency_double(c, [&](const char* name, double& v) {
     if (!j.contains(name)) return;
     const auto& x = j.at(name);
-    if (!x.is_number() || !std::isfinite(x.get<double>())) {
-      throw std::invalid_argument(where + "'" + name + "' must be a finite number, got " + x.dump());
+    if (!x.is_number() || !std::isfinite(x.get<double>()) || x.get<double>() < 0.0) {
+      // A negative time coefficient makes iterations take negative time: negative TTFT and
+      // 100% SLO attainment, silently.
+      throw std::invalid_argument(where + "'" + name + "' must be a finite number >= 0, got " + x.dump());
     }
     v = x.get<double>();
   });
@@ -165,6 +167,8 @@ inline void from_json(const nlohmann::json& j, LatencyCoeffs& c) {
   } catch (const nlohmann::json::parse_error& e) {
     throw std::invalid_argument(file.string() + ": JSON syntax error at byte " + std::to_string(e.byte) + ": " +
                                 e.what());
+  } catch (const nlohmann::json::exception& e) {  // out_of_range 406 (1e999) and type errors
+    throw std::invalid_argument(file.string() + ": JSON error: " + e.what());
   } catch (const std::invalid_argument& e) {
     throw std::invalid_argument(file.string() + ": " + e.what());
   }
@@ -181,6 +185,8 @@ inline void from_json(const nlohmann::json& j, LatencyCoeffs& c) {
     return latency_coeffs_from_json(nlohmann::json::parse(arg), std::move(base));
   } catch (const nlohmann::json::parse_error& e) {
     throw std::invalid_argument("inline JSON: syntax error at byte " + std::to_string(e.byte) + ": " + e.what());
+  } catch (const nlohmann::json::exception& e) {  // out_of_range 406 (1e999) and type errors
+    throw std::invalid_argument(std::string("inline JSON: JSON error: ") + e.what());
   } catch (const std::invalid_argument& e) {
     throw std::invalid_argument(std::string("inline JSON: ") + e.what());
   }

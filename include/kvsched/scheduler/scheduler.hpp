@@ -2,8 +2,10 @@
 // scheduler. Policies are template parameters; see kvsched/policy/concepts.hpp.
 #pragma once
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <deque>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
@@ -43,6 +45,12 @@ namespace kvsched {
 /// Errors: add_request() throws std::invalid_argument for a bad spec; requests that can never
 /// run (prompt >= max_model_len) are rejected in the next plan with a reason. The constructor
 /// throws std::invalid_argument for an impossible config (max_model_len larger than the pool).
+/// Misuse of the call order throws std::logic_error, in every build type: schedule() while a
+/// plan that runs or moves blocks still awaits its on_step_done(), or on_step_done() twice for
+/// one plan (or before any schedule()). Bad step results (a non-finite time, time going
+/// backwards, EOS for a request the plan did not sample) throw std::invalid_argument and
+/// change nothing. Failed block moves (StepResult::lost_blocks) make the requests holding them
+/// fall back to recompute (recompute_lost).
 template <PolicyBundle P>
 class Scheduler {
  public:
@@ -63,13 +71,20 @@ class Scheduler {
   [[nodiscard]] std::size_t num_unfinished() const { return running_.size() + waiting_.size() + swapped_.size(); }
 
   /// Queues a new request (state waiting). Throws std::invalid_argument naming the field for
-  /// prompt_tokens < 1, max_tokens < 1 or a duplicate id. A prompt that can never run is
+  /// prompt_tokens < 1, max_tokens < 1, a non-finite arrival_s, slo.ttft_s or slo.tbt_s (NaN or
+  /// infinite: every slack and rate computed from it would be NaN), content_block_tokens < 1
+  /// with content ids, or a duplicate id. A prompt that can never run is
   /// accepted and rejected, with a reason, in the next plan. max_tokens is clipped so that
   /// prompt + max_tokens <= max_model_len (vLLM does the same).
   void add_request(RequestSpec spec) {
     const std::string where = "request " + std::to_string(spec.id) + ": ";
     if (spec.prompt_tokens < 1) throw std::invalid_argument(where + "prompt_tokens must be >= 1, got " + std::to_string(spec.prompt_tokens));
     if (spec.max_tokens < 1) throw std::invalid_argument(where + "max_tokens must be >= 1, got " + std::to_string(spec.max_tokens));
+    if (!std::isfinite(spec.arrival_s)) throw std::invalid_argument(where + "arrival_s must be finite, got " + std::to_string(spec.arrival_s));
+    if (!std::isfinite(spec.slo.ttft_s)) throw std::invalid_argument(where + "slo.ttft_s must be finite (<= 0 = none), got " + std::to_string(spec.slo.ttft_s));
+    if (!std::isfinite(spec.slo.tbt_s)) throw std::invalid_argument(where + "slo.tbt_s must be finite (<= 0 = none), got " + std::to_string(spec.slo.tbt_s));
+    if (!spec.content_ids.empty() && spec.content_block_tokens < 1)
+      throw std::invalid_argument(where + "content_block_tokens must be >= 1 with content ids, got " + std::to_string(spec.content_block_tokens));
     if (reqs_.count(spec.id)) throw std::invalid_argument(where + "duplicate request id");
     note_arrival(spec.arrival_s);
     auto [it, ok] = reqs_.emplace(spec.id, Request{});
@@ -108,7 +123,16 @@ class Scheduler {
   }
 
   /// Decides the next iteration at time now_s (s). See the class comment for the order.
+  /// Throws std::invalid_argument for a non-finite now_s, and std::logic_error while the
+  /// previous plan runs a batch or moves blocks and on_step_done() has not reported it (the
+  /// new plan would silently replace its swap lists). A plan that does neither needs no
+  /// on_step_done().
   [[nodiscard]] const SchedulePlan& schedule(double now_s) {
+    if (!std::isfinite(now_s)) throw std::invalid_argument("schedule: now_s must be finite, got " + std::to_string(now_s));
+    if (awaiting_step_done_ && needs_step_done(plan_))
+      throw std::logic_error("schedule: the previous plan (step " + std::to_string(step_) +
+                             ") runs or moves blocks and was not reported by on_step_done()");
+    awaiting_step_done_ = true;
     plan_ = SchedulePlan{};
     plan_.now_s = now_s;
     plan_.finished.swap(finished_pending_);
@@ -146,7 +170,30 @@ class Scheduler {
 
   /// Reports the executed plan: advances each scheduled request, stamps sampled tokens at
   /// result.now_s, finishes requests at EOS or max_tokens, and lets policies learn.
+  /// Errors (nothing changes): std::logic_error when no plan awaits a report (called twice for
+  /// one plan, or before schedule()); std::invalid_argument when result.now_s is not finite or
+  /// earlier than the plan's time or the previous step's, or an EOS names a request that the
+  /// plan did not sample a token for (an aborted request that the plan sampled is accepted).
   void on_step_done(const StepResult& result) {
+    if (!awaiting_step_done_) throw std::logic_error("on_step_done: no plan awaits a report (called twice, or before schedule())");
+    if (!std::isfinite(result.now_s) || result.now_s < plan_.now_s || result.now_s < last_step_done_s_)
+      throw std::invalid_argument("on_step_done: now_s must be finite and >= the plan's time " + std::to_string(plan_.now_s) +
+                                  " and the previous step's " + std::to_string(last_step_done_s_) + ", got " + std::to_string(result.now_s));
+    for (const LostBlock& lb : result.lost_blocks) {
+      const std::int32_t n = lb.pool == Pool::kDevice ? blocks_.num_device_blocks() : blocks_.num_host_blocks();
+      if (lb.block < 0 || lb.block >= n)
+        throw std::invalid_argument("on_step_done: lost block " + std::to_string(lb.block) + " outside the " +
+                                    (lb.pool == Pool::kDevice ? "device" : "host") + " pool of " + std::to_string(n) + " blocks");
+    }
+    for (const StepOutput& o : result.outputs) {
+      if (!o.eos) continue;
+      const bool sampled = std::any_of(plan_.scheduled.begin(), plan_.scheduled.end(),
+                                       [&](const ScheduledRequest& s) { return s.id == o.id && s.samples_token; });
+      if (!sampled) throw std::invalid_argument("on_step_done: EOS for request " + std::to_string(o.id) + ", which this plan did not sample a token for");
+    }
+    awaiting_step_done_ = false;
+    last_step_done_s_ = result.now_s;
+    if (!result.lost_blocks.empty()) recompute_lost(result.lost_blocks);
     if (!plan_.scheduled.empty()) max_iteration_s_ = std::max(max_iteration_s_, result.now_s - plan_.now_s);
     for (const ScheduledRequest& s : plan_.scheduled) {
       auto it = reqs_.find(s.id);
@@ -207,6 +254,11 @@ class Scheduler {
   using Chunker = decltype(P::chunker);
   using Queue = decltype(P::queue);
   static constexpr bool kIncrementalQueue = IncrementalQueue<Queue>;
+
+  /// A plan the engine must report back: it runs a batch or moves blocks.
+  static bool needs_step_done(const SchedulePlan& p) {
+    return !p.scheduled.empty() || !p.swap_out.empty() || !p.swap_in.empty() || !p.copy.empty();
+  }
 
   // A hook declared by name must match its concept (otherwise it would be silently skipped).
   static_assert(ReserverHooksWellFormed<Reserver>, "reserver: a hook has the wrong signature (policy/concepts.hpp, Reserver*)");
@@ -407,6 +459,42 @@ class Scheduler {
     if (r.num_computed_tokens / bs != (r.num_computed_tokens + n) / bs) blocks_.commit_computed(r.spec, r.num_computed_tokens + n);
   }
 
+  /// Fault handling (StepResult::lost_blocks): every running request whose block table holds
+  /// a lost device block, and every swapped request holding a lost host block, drops its KV
+  /// and waits again (front of the queue) to be recomputed; lost device blocks leave the
+  /// prefix cache. Called before the step's progress is applied, so these requests do not
+  /// advance.
+  void recompute_lost(const std::vector<LostBlock>& lost) {
+    auto holds = [&](std::span<const BlockId> table, Pool pool) {
+      for (const LostBlock& lb : lost)
+        if (lb.pool == pool && std::find(table.begin(), table.end(), lb.block) != table.end()) return true;
+      return false;
+    };
+    victims_buf_.clear();
+    for (Request* r : running_)
+      if (blocks_.has(r->id()) && holds(blocks_.block_table(r->id()), Pool::kDevice)) victims_buf_.push_back(r);
+    for (Request* r : swapped_)
+      if (blocks_.has(r->id()) && holds(blocks_.host_blocks(r->id()), Pool::kHost)) victims_buf_.push_back(r);
+    for (const LostBlock& lb : lost)
+      if (lb.pool == Pool::kDevice) blocks_.forget_device_content(lb.block);
+    for (Request* v : victims_buf_) {
+      if (v->state == RequestState::kRunning) {  // swapped ones had these hooks at swap-out
+        if constexpr (ReserverOnPreempt<Reserver>) p_.reserver.on_preempt(*v);
+        if constexpr (AllocatorOnRelease<Allocator>) p_.allocator.on_release(*v, blocks_);
+      }
+      std::erase(running_, v);
+      std::erase(swapped_, v);
+      blocks_.free(v->id());
+      ++stats_.kv_fault_recomputes;
+      stats_.recomputed_tokens += v->num_computed_tokens;
+      v->num_computed_tokens = 0;
+      v->state = RequestState::kPreempted;
+      ++v->num_preemptions;
+      enqueue_waiting(*v, /*front=*/true);
+      notify_enqueue(*v);
+    }
+  }
+
   void add_scheduled(Request& r, std::int32_t n) {
     const bool prefill = r.is_prefilling();
     plan_.scheduled.push_back({r.id(), n, r.num_computed_tokens, prefill, r.num_computed_tokens + n == r.num_tokens()});
@@ -501,6 +589,8 @@ class Scheduler {
   double now_ = 0.0;
   double max_iteration_s_ = 0.0;
   bool preempted_this_step_ = false;
+  bool awaiting_step_done_ = false;  // schedule() returned a plan that on_step_done() has not reported
+  double last_step_done_s_ = -std::numeric_limits<double>::infinity();  // now_s of the latest report
   std::int32_t seqs_left_ = 0;
   std::int32_t budget_left_ = 0;
 };

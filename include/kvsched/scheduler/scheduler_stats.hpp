@@ -14,6 +14,7 @@ struct SchedulerStats {
   std::int64_t swapped_out_blocks = 0;       // device->host block copies
   std::int64_t swapped_in_blocks = 0;        // host->device block copies
   std::int64_t rejected = 0;                 // requests rejected (never fit, too long, ...)
+  std::int64_t kv_fault_recomputes = 0;      // requests recomputed because a block move of theirs failed (StepResult::lost_blocks)
 };
 
 }  // namespace kvsched

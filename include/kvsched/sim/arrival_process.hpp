@@ -1,7 +1,9 @@
 // kvsched/sim/arrival_process.hpp: arrival times for traces that carry none (length-only CSVs),
 // or to replace a trace's own times.
 #pragma once
+#include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -32,15 +34,31 @@ struct ArrivalProcess {
   double rate_rps = 1.0;  // mean arrival rate (requests/s), > 0
   double cv = 1.0;        // coefficient of variation of inter-arrival gaps (kGamma only), > 0
 
-  /// Throws std::invalid_argument naming the field when rate_rps or cv is not > 0.
+  /// Bounds (ours, sanity): a rate in [1e-9, 1e9] requests/s (one request in 30 years to one
+  /// per nanosecond) and a gamma cv in [1e-4, 1e4] (shape 1/cv^2 in [1e-8, 1e8]); outside
+  /// them gaps or the gamma shape overflow or underflow to 0, inf or NaN, and a simulation
+  /// fed such times never ends.
+  static constexpr double kMinRate = 1e-9, kMaxRate = 1e9, kMinCv = 1e-4, kMaxCv = 1e4;
+
+  /// Throws std::invalid_argument naming the field when rate_rps or cv is outside its bounds
+  /// (NaN and infinities included).
   void validate() const {
-    if (!(rate_rps > 0.0)) throw std::invalid_argument("arrival rate must be > 0 requests/s, got " + std::to_string(rate_rps));
-    if (kind == ArrivalKind::kGamma && !(cv > 0.0)) throw std::invalid_argument("gamma arrival cv must be > 0, got " + std::to_string(cv));
+    if (!(rate_rps >= kMinRate && rate_rps <= kMaxRate))
+      throw std::invalid_argument("arrival rate must be in [1e-9, 1e9] requests/s, got " + fmt_number(rate_rps));
+    if (kind == ArrivalKind::kGamma && !(cv >= kMinCv && cv <= kMaxCv))
+      throw std::invalid_argument("gamma arrival cv must be in [1e-4, 1e4], got " + fmt_number(cv));
+  }
+  /// `x` with 6 significant digits ("1e-310", not std::to_string's "0.000000").
+  static std::string fmt_number(double x) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.6g", x);
+    return buf;
   }
 };
 
 /// n arrival times (s): the first at 0, then cumulative gaps drawn from the process.
-/// Deterministic for a seed. Throws std::invalid_argument for an invalid process.
+/// Deterministic for a seed. Throws std::invalid_argument for an invalid process, or when a
+/// time is not finite (the sum overflowed).
 [[nodiscard]] inline std::vector<double> generate_arrival_times(const ArrivalProcess& p, std::size_t n,
                                                                 std::uint64_t seed) {
   p.validate();
@@ -51,6 +69,8 @@ struct ArrivalProcess {
   for (std::size_t i = 1; i < n; ++i) {
     const double gap = p.kind == ArrivalKind::kPoisson ? rng.exponential(p.rate_rps) : rng.gamma(shape, scale);
     t[i] = t[i - 1] + gap;
+    if (!std::isfinite(t[i]))
+      throw std::invalid_argument("arrival time " + std::to_string(i) + " is not finite (rate " + ArrivalProcess::fmt_number(p.rate_rps) + ")");
   }
   return t;
 }

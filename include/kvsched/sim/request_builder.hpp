@@ -2,7 +2,9 @@
 // to a scheduler: reads the traces, times and mixes them, clips to the model's context.
 #pragma once
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -90,15 +92,27 @@ struct Candidate {
 ///   prompt + output <= max_model_len; with kClip a prompt that leaves no room keeps
 ///   max(1, max_model_len - output) tokens and the output is then cut to what remains.
 /// Throws InputError for bad traces and for a source that needs a rate and has none;
-/// std::invalid_argument for bad options.
+/// std::invalid_argument for bad options. Every rate, given or derived (share x total), must
+/// lie in [ArrivalProcess::kMinRate, kMaxRate] and every arrival time must come out finite:
+/// NaN or infinite times would never be reached by the simulator's clock. More SLO classes than
+/// a class id holds (65,535) throw InputError instead of wrapping.
 [[nodiscard]] inline SimRequests build_requests(const Workload& w, const BuildOptions& opt) {
-  if (!(opt.rate_scale > 0.0)) throw std::invalid_argument("rate scale must be > 0");
+  if (!(opt.rate_scale >= 1e-9 && opt.rate_scale <= 1e9))
+    throw std::invalid_argument("rate scale must be in [1e-9, 1e9], got " + ArrivalProcess::fmt_number(opt.rate_scale));
+  auto check_rate = [](double r, const std::string& what) {
+    if (!(r >= ArrivalProcess::kMinRate && r <= ArrivalProcess::kMaxRate))
+      throw std::invalid_argument(what + " must be in [1e-9, 1e9] requests/s, got " + ArrivalProcess::fmt_number(r));
+  };
+  if (opt.rate_rps) check_rate(*opt.rate_rps, "arrival rate");
   if (opt.max_model_len < 2) throw std::invalid_argument("max_model_len must be >= 2");
   if (opt.max_tokens_mode == MaxTokensMode::kCap && opt.max_tokens_cap < 1) throw std::invalid_argument("max_tokens cap must be >= 1");
   if (w.sources.empty()) throw io::InputError(w.file, 0, "sources", "no source");
   const std::optional<double> total_rate = opt.rate_rps ? opt.rate_rps : w.rate_rps;
+  if (w.rate_rps) check_rate(*w.rate_rps, "workload rate");
   double share_sum = 0.0;
   for (const auto& s : w.sources) share_sum += s.share.value_or(1.0);
+  if (!std::isfinite(share_sum) || !(share_sum > 0.0))
+    throw io::InputError(w.file, 0, "sources", "shares must sum to a finite positive number, got " + ArrivalProcess::fmt_number(share_sum));
 
   std::vector<Trace> traces;
   traces.reserve(w.sources.size());
@@ -114,7 +128,8 @@ struct Candidate {
     if (begin >= end) throw io::InputError(src.trace, 0, "", "no rows left after skipping " + std::to_string(src.skip));
     // Target rate of this source.
     std::optional<double> rate = src.rate_rps;
-    if (!rate && total_rate) rate = *total_rate * src.share.value_or(1.0) / share_sum;
+    if (!rate && total_rate) rate = *total_rate * (src.share.value_or(1.0) / share_sum);
+    if (rate) check_rate(*rate, where + " rate (its share of the total)");
     const std::size_t n = end - begin;
     std::vector<double> times(n, 0.0);
     if (t.timed && !src.retime) {
@@ -123,6 +138,9 @@ struct Candidate {
       double factor = 1.0;  // time multiplier
       if (rate && n > 1 && span > 0.0) factor = (static_cast<double>(n - 1) / span) / *rate;
       for (std::size_t i = 0; i < n; ++i) times[i] = (t.requests[begin + i].arrival_s - t0) * factor;
+      if (!std::isfinite(times[n - 1]))
+        throw std::invalid_argument(where + ": rescaling " + src.trace.string() + " to " + ArrivalProcess::fmt_number(*rate) +
+                                    " requests/s gives non-finite arrival times");
     } else {
       if (!rate) {
         throw io::InputError(w.file.empty() ? src.trace : w.file, 0, w.file.empty() ? "rate" : where + ".rate",
@@ -134,7 +152,11 @@ struct Candidate {
       times = generate_arrival_times(p, n, derive_seed(opt.seed, si));
     }
     for (std::size_t i = 0; i < n; ++i) {
-      all.push_back({times[i] / opt.rate_scale, si, begin + i, &t.requests[begin + i]});
+      const double at = times[i] / opt.rate_scale;
+      if (!std::isfinite(at))
+        throw std::invalid_argument(where + ": arrival time of row " + std::to_string(t.requests[begin + i].line) +
+                                    " is not finite after dividing by the rate scale " + ArrivalProcess::fmt_number(opt.rate_scale));
+      all.push_back({at, si, begin + i, &t.requests[begin + i]});
     }
   }
   std::stable_sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.arrival_s < b.arrival_s; });
@@ -153,6 +175,10 @@ struct Candidate {
     const auto& name = w.sources[si].slo_class;
     auto it = std::find(out.class_names.begin(), out.class_names.end(), name);
     if (it == out.class_names.end()) {
+      if (out.class_names.size() >= std::numeric_limits<std::uint16_t>::max())
+        throw io::InputError(w.file, 0, "sources[" + std::to_string(si) + "].class",
+                             "more than " + std::to_string(std::numeric_limits<std::uint16_t>::max()) +
+                                 " SLO classes (a class id is 16 bits)");
       const auto slo = w.find_class(name);
       if (!slo) throw io::InputError(w.file, 0, "sources[" + std::to_string(si) + "].class", "unknown SLO class '" + name + "'");
       Slo s = *slo;

@@ -50,7 +50,7 @@ struct SimSetup {
   std::optional<double> rate;        // total arrival rate (requests/s)
   std::string arrival = "poisson";   // poisson, gamma (length-only traces)
   double cv = 1.0;                   // of gamma gaps
-  std::optional<std::size_t> num_requests;
+  std::optional<std::int64_t> num_requests;  // signed: -1 is an error, not a wrap to "all"
   std::optional<double> duration;    // s
   std::uint64_t seed = 0;
   std::string data_dir;              // bundled data/ (empty: env KVSCHED_DATA_DIR, else the repo's)
@@ -151,7 +151,8 @@ inline BuildOptions build_options(const SimSetup& o, std::int32_t max_model_len,
   b.rate_rps = o.rate;
   b.rate_scale = o.rate_scale.value_or(1.0);
   b.duration_s = o.duration;
-  b.num_requests = o.num_requests;
+  if (o.num_requests && *o.num_requests < 1) throw UsageError("--num-requests must be >= 1, got " + std::to_string(*o.num_requests));
+  if (o.num_requests) b.num_requests = static_cast<std::size_t>(*o.num_requests);
   if (default_run && o.num_requests && !o.duration) b.duration_s = std::nullopt;
   b.seed = o.seed;
   b.max_model_len = max_model_len;
@@ -182,7 +183,6 @@ inline BuildOptions build_options(const SimSetup& o, std::int32_t max_model_len,
   if (!(b.rate_scale > 0.0)) throw UsageError("--rate-scale must be > 0");
   if (o.rate && !(*o.rate > 0.0)) throw UsageError("--rate must be > 0");
   if (o.duration && !(*o.duration > 0.0)) throw UsageError("--duration must be > 0");
-  if (o.num_requests && *o.num_requests == 0) throw UsageError("--num-requests must be >= 1");
   if (o.slo_ttft && *o.slo_ttft < 0.0) throw UsageError("--slo-ttft must be >= 0");
   if (o.slo_tbt && *o.slo_tbt < 0.0) throw UsageError("--slo-tbt must be >= 0");
   return b;
@@ -217,12 +217,16 @@ inline EngineConfig engine_config(const SimSetup& o, const ModelSpec& model, con
   if (!(o.gpu_memory_utilization > 0.0 && o.gpu_memory_utilization <= 1.0)) {
     throw UsageError("--gpu-memory-utilization must be in (0, 1]");
   }
-  if (o.swap_space_gib < 0.0) throw UsageError("--swap-space must be >= 0");
+  if (!(o.swap_space_gib >= 0.0)) throw UsageError("--swap-space must be >= 0");
   EngineConfig e;
   e.block_size = o.block_size;
-  e.num_device_blocks = o.kv_blocks ? *o.kv_blocks : kv_pool_blocks(model, gpu, o.gpu_memory_utilization, o.block_size);
-  const double block_bytes = static_cast<double>(o.block_size) * static_cast<double>(model.kv_bytes_per_token());
-  e.num_host_blocks = static_cast<std::int32_t>(o.swap_space_gib * 1073741824.0 / block_bytes);
+  try {
+    if (o.kv_blocks && *o.kv_blocks > 0) check_device_pool_fits(model, gpu, *o.kv_blocks, o.block_size);
+    e.num_device_blocks = o.kv_blocks ? *o.kv_blocks : kv_pool_blocks(model, gpu, o.gpu_memory_utilization, o.block_size);
+    e.num_host_blocks = host_pool_blocks(model, o.swap_space_gib * 1073741824.0, o.block_size, EngineConfig::kMaxPoolBlocks);
+  } catch (const std::invalid_argument& ex) {
+    throw UsageError(std::string(o.kv_blocks ? "--kv-blocks / --swap-space: " : "--swap-space: ") + ex.what());
+  }
   // Absent settings stay 0: each preset then applies its own engine default (EngineDefaults).
   if (o.max_num_seqs && *o.max_num_seqs < 1) throw UsageError("--max-num-seqs must be >= 1");
   if (o.max_num_batched_tokens && *o.max_num_batched_tokens < 1) throw UsageError("--max-num-batched-tokens must be >= 1");

@@ -92,8 +92,10 @@ struct SimResult {
 
 /// Replays `requests` through `sched`. Each loop turn:
 ///   1. add_request() every request with arrival_s <= now;
-///   2. plan = schedule(now); if it runs nothing (no batch, no swap), jump to the next arrival
-///      (or, with none left and requests still live, abort them: the scheduler is stuck);
+///   2. plan = schedule(now); if it runs nothing (no batch, no swap) but rejected or finished
+///      requests, that is progress: schedule again; if it does nothing at all, jump to the next
+///      arrival (or, with none left and requests still live, abort them and count them in
+///      SimResult::num_stuck: the scheduler is stuck);
 ///   3. dt = plan_time_s(plan) (latency/plan_timing.hpp); for each scheduled request that samples a token, report
 ///      eos when that token is its true output length's last (RequestSpec::oracle_output_tokens);
 ///   4. now += dt; on_step_done({now, eos outputs}); terminal requests become outcomes.
@@ -151,7 +153,9 @@ struct SimResult {
     }
     const SchedulePlan& plan = sched.schedule(now);
     if (plan.scheduled.empty() && plan.swap_out.empty() && plan.swap_in.empty()) {
+      const bool progressed = !plan.rejected.empty() || !plan.finished.empty();
       collect();
+      if (progressed) continue;  // requests left the scheduler: the rest may run now
       if (next < n) {
         now = std::max(now, requests.specs[next].arrival_s);
         continue;

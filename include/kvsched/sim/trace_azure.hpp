@@ -3,6 +3,7 @@
 #pragma once
 #include <chrono>
 #include <cstdint>
+#include <limits>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -48,6 +49,10 @@ namespace kvsched::sim {
   if (!ymd.ok()) return std::nullopt;
   const std::int64_t days = std::chrono::sys_days{ymd}.time_since_epoch().count();
   const std::int64_t secs = days * 86'400 + h * 3'600 + mi * 60 + se;
+  // Nanoseconds since 1970 fit int64 between the years 1677 and 2262 (found by fuzzing: year
+  // 4046 overflowed the multiplication).
+  constexpr std::int64_t kMaxSecs = std::numeric_limits<std::int64_t>::max() / 1'000'000'000 - 1;
+  if (secs > kMaxSecs || secs < -kMaxSecs) return std::nullopt;
   return secs * 1'000'000'000 + frac_ns;
 }
 

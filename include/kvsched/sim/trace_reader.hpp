@@ -29,11 +29,28 @@ namespace kvsched::sim {
   if (std::filesystem::is_directory(path, ec)) throw io::InputError(path, 0, "", "is a directory, not a file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw io::InputError(path, 0, "", "cannot open file");
+  // The first non-blank line, read a bounded number of bytes at a time: /dev/zero or a binary
+  // file without newlines must fail, not grow without bound.
   std::string line;
   std::int64_t number = 0;
-  while (std::getline(in, line)) {
+  std::size_t scanned = 0;
+  while (true) {
+    line.clear();
+    char c = 0;
+    bool eol = false;
+    while (in.get(c)) {
+      if (c == '\n') {
+        eol = true;
+        break;
+      }
+      line.push_back(c);
+      if (++scanned > io::kMaxLineBytes)
+        throw io::InputError(path, number + 1, "", "no line end within " + std::to_string(io::kMaxLineBytes) +
+                                                       " bytes (binary input?): cannot detect the trace format");
+    }
+    if (!eol && line.empty()) break;  // end of file
     ++number;
-    if (!io::trim(line).empty()) break;
+    if (!io::trim(line).empty() || !eol) break;
   }
   auto head = std::string(io::strip_bom(io::trim(line)));
   if (head.empty()) throw io::InputError(path, 0, "", "empty file: cannot detect the trace format");

@@ -1,6 +1,7 @@
 // kvsched/sim/workload.hpp: a workload = several trace sources mixed by share, each with its
 // own SLO class; read from JSON (this file) or TOML (kvsched/sim/workload_file.hpp).
 #pragma once
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -73,8 +74,8 @@ inline void check_keys(const nlohmann::json& obj, const std::set<std::string>& k
                                             const std::string& field, bool allow_zero = false) {
   if (!v.is_number()) throw io::InputError(file, 0, field, "expected a number, got " + v.dump());
   const double d = v.get<double>();
-  if (allow_zero ? !(d >= 0.0) : !(d > 0.0)) {
-    throw io::InputError(file, 0, field, std::string("must be ") + (allow_zero ? ">= 0" : "> 0") + ", got " + v.dump());
+  if (!std::isfinite(d) || (allow_zero ? !(d >= 0.0) : !(d > 0.0))) {  // TOML has inf and nan
+    throw io::InputError(file, 0, field, std::string("must be finite and ") + (allow_zero ? ">= 0" : "> 0") + ", got " + v.dump());
   }
   return d;
 }

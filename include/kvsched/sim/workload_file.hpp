@@ -14,6 +14,13 @@
 namespace kvsched::sim {
 
 namespace detail {
+/// `cp` as 4 upper-case hex digits.
+[[nodiscard]] inline std::string fmt_hex4(unsigned cp) {
+  constexpr char kHex[] = "0123456789ABCDEF";
+  std::string s(4, '0');
+  for (int i = 3; i >= 0; --i, cp >>= 4) s[static_cast<std::size_t>(i)] = kHex[cp & 15];
+  return s;
+}
 /// Converts a TOML node to JSON (tables -> objects, arrays -> arrays, scalars as they are).
 [[nodiscard]] inline nlohmann::json toml_to_json(const toml::node& n) {
   if (const auto* t = n.as_table()) {
@@ -35,12 +42,26 @@ namespace detail {
 }  // namespace detail
 
 /// Reads and parses a workload file (JSON, or TOML when the extension is .toml); see
-/// parse_workload_json for the keys. Syntax errors throw InputError with the line.
+/// parse_workload_json for the keys. Syntax errors throw InputError with the line; a number out
+/// of range (1e999) throws InputError naming the file.
 [[nodiscard]] inline Workload load_workload_file(const std::filesystem::path& path,
                                                  const std::filesystem::path& data_dir) {
   const std::string text = io::read_file_text(path);
   nlohmann::json j;
   if (path.extension() == ".toml") {
+    // toml++ 3.3 (Debian 12) reaches __builtin_unreachable() (undefined behaviour) on code
+    // points U+00A1..U+0499 where it checks for whitespace (found by fuzzing): refuse them.
+    std::int64_t line = 1;
+    for (std::size_t i = 0; i + 1 < text.size(); ++i) {
+      const auto b0 = static_cast<unsigned char>(text[i]), b1 = static_cast<unsigned char>(text[i + 1]);
+      if (b0 == '\n') ++line;
+      if (b0 >= 0xC2 && b0 <= 0xD2 && (b1 & 0xC0) == 0x80) {
+        const unsigned cp = ((b0 & 0x1Fu) << 6) | (b1 & 0x3Fu);
+        if (cp >= 0xA1 && cp < 0x49A)
+          throw io::InputError(path, line, "", "non-ASCII character U+" + detail::fmt_hex4(cp) +
+                                                   " (the TOML parser mishandles U+00A1..U+0499: use ASCII, or JSON)");
+      }
+    }
     try {
       j = detail::toml_to_json(toml::parse(text, path.string()));
     } catch (const toml::parse_error& e) {
@@ -54,6 +75,8 @@ namespace detail {
       const auto upto = std::min<std::size_t>(e.byte, text.size());
       const auto line = 1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(upto > 0 ? upto - 1 : 0), '\n');
       throw io::InputError(path, line, "", std::string("JSON syntax error: ") + e.what());
+    } catch (const nlohmann::json::exception& e) {  // e.g. out_of_range 406: a number such as 1e999
+      throw io::InputError(path, 0, "", std::string("JSON error: ") + e.what());
     }
   }
   return parse_workload_json(j, path, data_dir);

@@ -39,7 +39,15 @@ class FuturePeakAllocator {
     if (is_critical(r, v)) return grant;
     if (!curve_valid_) build(v);
     const double cap = static_cast<double>(v.blocks->num_device_blocks() - global_reserve_blocks(v));
-    if (curve_.peak_with(r.num_tokens(), remaining(std::ceil(est.upper), r)) > cap) return std::nullopt;
+    const std::int64_t rem = remaining(std::ceil(est.upper), r);
+    if (v.running.empty()) {
+      // Alone, the peak is exact: its last iteration holds num_tokens + rem - 1 tokens. The
+      // curve's + 1/2 block (mean partial block) would reject a request that needs the
+      // whole pool (prompt + output = max_model_len = the pool), which vLLM serves (ours).
+      if (static_cast<double>(blocks_for_tokens(r.num_tokens() + rem - 1, v.blocks->block_size())) > cap) return std::nullopt;
+      return grant;
+    }
+    if (curve_.peak_with(r.num_tokens(), rem) > cap) return std::nullopt;
     return grant;
   }
 

@@ -11,9 +11,13 @@
 namespace kvsched {
 
 /// G in blocks for the current state. kPoolFraction is O(1); kExpectedOvershoot is
-/// O(running requests) (one reservation lookup each).
+/// O(running requests) (one reservation lookup each). 0 while no request runs or is swapped
+/// out (ours): the reserve is for the growth of admitted requests, and with none it protects
+/// nothing; keeping it then would reject a request that needs the whole pool (prompt + output
+/// = max_model_len = the pool), which vLLM serves.
 [[nodiscard]] inline std::int32_t global_reserve_blocks(const GlobalReserveConfig& c, const SchedulerView& v) {
   if (!c.enabled) return 0;
+  if (v.running.empty() && v.swapped.empty()) return 0;
   if (c.rule == GlobalReserveRule::kPoolFraction)
     return static_cast<std::int32_t>(std::ceil(c.fraction * v.blocks->num_device_blocks()));
   const std::int32_t bs = v.blocks->block_size();
