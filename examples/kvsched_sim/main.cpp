@@ -230,7 +230,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     const int rc = app.exit(e);
     if (rc != 0 && std::string(e.what()).find("--policy") != std::string::npos)
-      fmt::print(stderr, "known policies: {}\n", join(preset_names()));
+      fmt::print(stderr, "known policies: {}\n", join_names(preset_names()));
     return rc == 0 ? 0 : 2;
   }
   try {
