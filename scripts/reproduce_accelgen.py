@@ -269,8 +269,10 @@ def main() -> None:
         lines += [f"## {e['title']}", "",
                   f"`{' '.join(a if not a.startswith(str(ROOT)) else os.path.relpath(a, ROOT) for a in e['args'])}`; "
                   f"{eng['num_device_blocks']} KV blocks of {eng['block_size']} tokens, {eng['num_host_blocks']} host blocks, "
-                  f"max_model_len {eng['max_model_len']}, max_num_batched_tokens {eng['max_num_batched_tokens']} "
-                  f"(vllm_v1's budget; AccelGen's upper bound), max_num_seqs {eng['max_num_seqs']}. SLO classes: "
+                  f"max_model_len {eng['max_model_len']}, max_num_batched_tokens "
+                  f"{eng['max_num_batched_tokens'] if eng['max_num_batched_tokens'] is not None else 'each preset its own (2048; sarathi 512)'} "
+                  f"(vllm_v1's budget; AccelGen's upper bound), max_num_seqs "
+                  f"{eng['max_num_seqs'] if eng['max_num_seqs'] is not None else 256}. SLO classes: "
                   + ", ".join(f"{c['name']} TTFT {c['ttft_s']:g} s / TBT {c['tbt_s']:g} s" for c in cfg["slo_classes"]) + ".", "",
                   f"![{name}](accelgen/{name}.png)", ""]
         # Per-rate table.

@@ -309,8 +309,8 @@ def main():
         kv = cfg.get("engine", {})
         out.append(f"SLO: TTFT {s['ttft']} s, TBT {s['tbt']} s (every gap). Engine: "
                    f"{kv.get('num_device_blocks', '?')} device KV blocks of {kv.get('block_size', '?')} tokens, "
-                   f"{kv.get('num_host_blocks', '?')} host blocks, max_num_seqs {kv.get('max_num_seqs', '?')}, "
-                   f"max_num_batched_tokens {kv.get('max_num_batched_tokens', '?')}.")
+                   f"{kv.get('num_host_blocks', '?')} host blocks, max_num_seqs {kv.get('max_num_seqs') or 256}, "
+                   f"max_num_batched_tokens {kv.get('max_num_batched_tokens') or 'each preset its own (2048; sarathi 512)'}.")
         out.append("")
         out.append(f"![attainment](cacheopt/{n}_attainment.png)")
         out.append(f"![tail](cacheopt/{n}_tail.png)")

@@ -50,7 +50,7 @@ inline LatencyModel simple_latency(double per_token_s = 1e-4, double swap_latenc
 /// placed by hand, and views over it that bind the fixture's estimator (true lengths, no
 /// padding) and bundle rules (critical requests off unless a test turns them on).
 struct PoolFixture {
-  EngineConfig engine{.num_device_blocks = 100};
+  EngineConfig engine = EngineConfig{.num_device_blocks = 100}.resolved();  // 256 seqs, 2048 tokens
   LatencyModel lm = simple_latency();
   BlockManager bm{16, 100, 0, false};
   std::vector<Request*> running;

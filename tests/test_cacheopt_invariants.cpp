@@ -73,7 +73,11 @@ struct Counters {
 /// Runs `P` on the random load and checks every invariant. Returns counters for coverage checks.
 template <class P>
 Counters run_and_check(P policies, const LoadSpec& ls, bool prefix_caching, std::vector<RequestSpec> specs = {}) {
-  const EngineConfig e = tight_engine(prefix_caching && P::prefix_caching);
+  EngineConfig e = tight_engine(prefix_caching && P::prefix_caching);
+  // Whole-prompt presets (TensorRT-LLM's admission) keep their own budget, max(2048,
+  // max_model_len): a set budget below a prompt would reject it.
+  if constexpr (requires { policies.chunker.chunked_prefill; })
+    if (!policies.chunker.chunked_prefill) e.max_num_batched_tokens = 0;
   const LatencyModel lm = test::simple_latency();
   Scheduler<P> s(e, lm, std::move(policies));
   if (specs.empty()) specs = random_load(ls);

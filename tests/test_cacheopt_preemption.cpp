@@ -20,7 +20,7 @@ const PaddedEstimator<OracleEstimator> kOracle{{}, HoeffdingPadding({.enabled = 
 
 /// A pool with running requests holding the blocks of their length.
 struct TestPool {
-  EngineConfig engine;
+  EngineConfig engine = EngineConfig{}.resolved();  // 256 seqs, 2048 tokens
   BlockManager bm;
   std::vector<Request> reqs;
   std::vector<Request*> running;
@@ -176,7 +176,7 @@ TEST_CASE("victim order: ties go to the latest admitted, critical requests are s
 }
 
 TEST_CASE("slack queue: returning requests by TBT slack, then new ones by TTFT slack", "[cacheopt][queue]") {
-  EngineConfig e;
+  EngineConfig e = EngineConfig{}.resolved();  // 256 seqs, 2048 tokens
   e.num_device_blocks = 100;
   BlockManager bm(16, 100, 0, false);
   std::vector<Request> rs(6);

@@ -32,7 +32,7 @@ TEST_CASE("a request whose full reservation exceeds the pool is rejected, not ke
   REQUIRE(p1.scheduled.size() == 1);
 
   presets::vllm_v0 v0;
-  v0.reserver.watermark = 0.2;  // 2 of 8 blocks kept free at admission
+  v0.reserver.watermark = 0.25;  // int(0.25 x 8) = 2 of 8 blocks kept free at admission
   Scheduler<presets::vllm_v0> s0(small_engine(), LatencyModel{}, v0);
   s0.add_request(make_spec(1, 28, 4));  // 7 blocks > 8 - 2: can never be admitted
   const SchedulePlan& p2 = s0.schedule(0.0);

@@ -1,5 +1,7 @@
 // Exact plans of every baseline preset on small hand-made scenarios (docs/design.md section 3.1).
 // Each table lists, step by step, which requests run with how many tokens and who is preempted.
+#include <tuple>
+
 #include "scheduler_harness.hpp"
 
 using namespace kvsched;
@@ -79,10 +81,12 @@ TEST_CASE("vllm_v1: a recomputed request re-hits its own cached blocks", "[prese
   CHECK(s.stats().prefix_cache_hit_tokens == 8);
 }
 
-// vLLM v0: a new prompt is admitted only if a 1% watermark (here ceil(0.1) = 1 block of 10)
-// stays free, prefill steps run alone, then decodes.
+// vLLM v0: a new prompt is admitted only if the watermark (int(watermark x pool) blocks; here
+// 10% of 10 = 1 block, vLLM's 1% would be 0) stays free, prefill steps run alone, then decodes.
 TEST_CASE("vllm_v0: watermark admission and prefill-priority steps", "[presets][vllm_v0]") {
-  Scheduler<presets::vllm_v0> s(tiny(10), LatencyModel{});
+  presets::vllm_v0 p;
+  p.reserver.watermark = 0.1;
+  Scheduler<presets::vllm_v0> s(tiny(10), LatencyModel{}, p);
   s.add_request(make_spec(1, 16, 2));  // 4 blocks
   s.add_request(make_spec(2, 16, 2));  // 4 blocks: 10 - 4 - 4 = 2 >= watermark 1
   s.add_request(make_spec(3, 8, 2));   // 2 blocks: would leave 0 < 1 -> waits
@@ -124,6 +128,7 @@ TEST_CASE("vllm_v0: swap preemption and no admission while swapped", "[presets][
 TEST_CASE("sarathi: fixed budget, decodes first, chunked prefills", "[presets][sarathi]") {
   EngineConfig e = tiny(1000);
   e.max_model_len = 2048;
+  e.max_num_batched_tokens = 0;  // unset: Sarathi-Serve's own 512
   Scheduler<presets::sarathi> s(e, LatencyModel{});
   s.add_request(make_spec(1, 100, 3));
   s.add_request(make_spec(2, 1000, 2));
@@ -135,6 +140,37 @@ TEST_CASE("sarathi: fixed budget, decodes first, chunked prefills", "[presets][s
       {{{2, 1}, {3, 1}}, {}, {1}},      // 4: A finished after 3 tokens
       {{}, {}, {2, 3}},
   });
+}
+
+// Sarathi-Serve reserves the whole prompt at admission: in a 6-block (24-token) pool, B (16 tokens, 4
+// blocks) waits while A (12-token prompt, 3 blocks, growing to 5) runs, though B's first
+// 4-token chunk would fit; nobody is preempted. A first-chunk admission (vllm_v1_first_chunk)
+// admits B at once and then preempts it.
+TEST_CASE("sarathi: admission reserves the whole prompt", "[presets][sarathi]") {
+  auto run = [](auto preset, std::int32_t blocks) {
+    EngineConfig e = tiny(blocks);
+    e.max_num_batched_tokens = 8;
+    Scheduler<decltype(preset)> s(e, LatencyModel{});
+    s.add_request(make_spec(1, 12, 8));
+    s.add_request(make_spec(2, 16, 2));
+    int b_first = -1, a_done = -1;
+    for (int step = 0; step < 40 && s.num_unfinished() > 0; ++step) {
+      const SchedulePlan& p = s.schedule(step);
+      for (const auto& r : p.scheduled)
+        if (r.id == 2 && b_first < 0) b_first = step;
+      for (auto id : p.finished)
+        if (id == 1) a_done = step;
+      s.on_step_done({step + 0.5, {}});
+    }
+    return std::tuple{b_first, a_done, s.stats().preemptions_recompute};
+  };
+  const auto [b_first, a_done, preemptions] = run(presets::sarathi{}, 6);
+  CHECK(a_done > 0);
+  CHECK(b_first >= a_done);  // B's first chunk only after A has finished and freed its blocks
+  CHECK(preemptions == 0);
+  const auto [b_first_fc, a_done_fc, preemptions_fc] = run(presets::vllm_v1_first_chunk{}, 7);  // 6 blocks and the null block
+  CHECK(b_first_fc == 1);
+  CHECK(preemptions_fc > 0);
 }
 
 // TensorRT-LLM GUARANTEED_NO_EVICT: admission reserves prompt + max_tokens; a request whose

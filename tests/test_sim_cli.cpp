@@ -175,4 +175,35 @@ TEST_CASE("kvsched-sim --plot writes PNGs, or says what to install") {
 
 #else
 TEST_CASE("kvsched-sim CLI tests need the examples (-DKVSCHED_BUILD_EXAMPLES=ON)") { WARN("kvsched-sim not built: skipped"); }
+TEST_CASE("kvsched-sim: --max-num-batched-tokens and --max-num-seqs reach every preset; absent, each keeps its own") {
+  TempDir d;
+  const auto given = d.path() / "given.json";
+  const auto absent = d.path() / "absent.json";
+  const std::string common = "-q --num-requests 20 --policy vllm_v1,vllm_v0,sarathi,sarathi_2048 --no-wall-time --json ";
+  const Run a = run_sim(common + given.string() + " --max-num-batched-tokens 1024 --max-num-seqs 64");
+  INFO(a.output);
+  REQUIRE(a.rc == 0);
+  const Run b = run_sim(common + absent.string());
+  INFO(b.output);
+  REQUIRE(b.rc == 0);
+  const auto jg = nlohmann::json::parse(slurp(given));
+  const auto ja = nlohmann::json::parse(slurp(absent));
+  REQUIRE(jg["runs"].size() == 4);
+  for (const auto& run : jg["runs"]) {
+    INFO(run["policy"]);
+    CHECK(run["engine"]["max_num_batched_tokens"] == 1024);
+    CHECK(run["engine"]["max_num_seqs"] == 64);
+  }
+  CHECK(jg["config"]["engine"]["max_num_batched_tokens"] == 1024);
+  CHECK(ja["config"]["engine"]["max_num_batched_tokens"].is_null());
+  const auto max_model_len = ja["config"]["model"]["max_model_len"].get<int>();
+  CHECK(ja["runs"][0]["engine"]["max_num_batched_tokens"] == 2048);
+  CHECK(ja["runs"][1]["engine"]["max_num_batched_tokens"] == std::max(2048, max_model_len));
+  CHECK(ja["runs"][2]["engine"]["max_num_batched_tokens"] == 512);
+  CHECK(ja["runs"][3]["engine"]["max_num_batched_tokens"] == 2048);
+  for (const auto& run : ja["runs"]) CHECK(run["engine"]["max_num_seqs"] == 256);
+  // The flag changes what sarathi does (its iterations), not only what the report says.
+  CHECK(jg["runs"][2]["metrics"] != ja["runs"][2]["metrics"]);
+}
+
 #endif

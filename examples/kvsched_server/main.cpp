@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
   std::string policy = "vllm_v1", model_name = "llama2-7b", gpu_name = "a100-80g", host = "127.0.0.1", data_dir;
   int port = 8000;
   double time_scale = 1.0, util = 0.9;
-  std::int32_t kv_blocks = 0, host_blocks = -1, max_num_seqs = 256, max_batched = 2048;
+  std::int32_t kv_blocks = 0, host_blocks = -1, max_num_seqs = 0, max_batched = 0;  // 0: the preset's default
   app.add_option("--policy", policy, "scheduler preset")->capture_default_str();
   app.add_option("--model", model_name, "model preset")->capture_default_str();
   app.add_option("--gpu", gpu_name, "GPU preset")->capture_default_str();
@@ -33,8 +33,9 @@ int main(int argc, char** argv) {
   app.add_option("--gpu-memory-utilization", util, "share of GPU memory for weights and KV cache")->capture_default_str();
   app.add_option("--kv-blocks", kv_blocks, "device KV blocks (default: from model and GPU)");
   app.add_option("--host-blocks", host_blocks, "host swap blocks (default: as many as the device)");
-  app.add_option("--max-num-seqs", max_num_seqs, "requests per batch")->capture_default_str();
-  app.add_option("--max-num-batched-tokens", max_batched, "tokens per iteration")->capture_default_str();
+  app.add_option("--max-num-seqs", max_num_seqs, "requests per batch (default: the preset's, 256)")->check(CLI::PositiveNumber);
+  app.add_option("--max-num-batched-tokens", max_batched, "tokens per iteration (default: the preset's, e.g. 2048; sarathi 512)")
+      ->check(CLI::PositiveNumber);
   app.add_option("--data-dir", data_dir, "bundled data folder (GPU profiles)");
   CLI11_PARSE(app, argc, argv);
 

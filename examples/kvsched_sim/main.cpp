@@ -165,8 +165,11 @@ EngineConfig engine_config(const Options& o, const ModelSpec& model, const GpuSp
   e.num_device_blocks = o.kv_blocks ? *o.kv_blocks : kv_pool_blocks(model, gpu, o.gpu_memory_utilization, o.block_size);
   const double block_bytes = static_cast<double>(o.block_size) * static_cast<double>(model.kv_bytes_per_token());
   e.num_host_blocks = static_cast<std::int32_t>(o.swap_space_gib * 1073741824.0 / block_bytes);
-  e.max_num_seqs = o.max_num_seqs;
-  e.max_num_batched_tokens = o.max_num_batched_tokens;
+  // Absent flags stay 0: each preset then applies its own engine default (EngineDefaults).
+  if (o.max_num_seqs && *o.max_num_seqs < 1) throw UsageError("--max-num-seqs must be >= 1");
+  if (o.max_num_batched_tokens && *o.max_num_batched_tokens < 1) throw UsageError("--max-num-batched-tokens must be >= 1");
+  e.max_num_seqs = o.max_num_seqs.value_or(0);
+  e.max_num_batched_tokens = o.max_num_batched_tokens.value_or(0);
   e.max_model_len = max_model_len;
   e.enable_prefix_caching = !o.no_prefix_caching;
   try {
@@ -201,8 +204,9 @@ nlohmann::json config_json(const Options& o, const Workload& w, const SimRequest
   j["engine"] = {{"block_size", e.block_size},
                  {"num_device_blocks", e.num_device_blocks},
                  {"num_host_blocks", e.num_host_blocks},
-                 {"max_num_seqs", e.max_num_seqs},
-                 {"max_num_batched_tokens", e.max_num_batched_tokens},
+                 // null: each preset's own default (the value each run used is in runs[].engine)
+                 {"max_num_seqs", o.max_num_seqs ? nlohmann::json(e.max_num_seqs) : nlohmann::json(nullptr)},
+                 {"max_num_batched_tokens", o.max_num_batched_tokens ? nlohmann::json(e.max_num_batched_tokens) : nlohmann::json(nullptr)},
                  {"max_model_len", e.max_model_len},
                  {"enable_prefix_caching", e.enable_prefix_caching},
                  {"overlap_swap", o.overlap_swap}};
@@ -323,6 +327,8 @@ int run(const Options& o) {
     sopt.progress = [&](std::size_t done, std::size_t total) { bar.update(p, done, total); };
     const SimResult r = simulate(*sched, reqs, lm, sopt);
     runs.push_back(run_to_json(r, reqs, !o.no_wall_time));
+    runs.back()["engine"] = {{"max_num_seqs", sched->engine().max_num_seqs},
+                             {"max_num_batched_tokens", sched->engine().max_num_batched_tokens}};
     if (!o.requests_csv.empty()) append_requests_csv(csv, r, reqs);
   }
   std::vector<PolicySweep> sweep;

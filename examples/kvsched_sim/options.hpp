@@ -21,8 +21,8 @@ struct Options {
   std::optional<std::int32_t> kv_blocks;
   std::int32_t block_size = 16;
   double swap_space_gib = 4.0;
-  std::int32_t max_num_seqs = 256;
-  std::int32_t max_num_batched_tokens = 2048;
+  std::optional<std::int32_t> max_num_seqs;            // absent: each preset's own default
+  std::optional<std::int32_t> max_num_batched_tokens;  // absent: each preset's own default
   std::optional<std::int32_t> max_model_len;
   bool no_prefix_caching = false;
   std::optional<double> rate_scale;       // --rate-scale (default 1, or 1.5 in the default run)
@@ -107,8 +107,10 @@ inline void add_options(CLI::App& app, Options& o) {
   eng.add("--kv-blocks", o.kv_blocks, "Device KV pool size in blocks (default: from model, GPU, utilisation)");
   eng.add("--block-size", o.block_size, "Tokens per KV block", kShowDefault);
   eng.add("--swap-space", o.swap_space_gib, "Host swap pool (GiB; vLLM --swap-space)", kShowDefault);
-  eng.add("--max-num-seqs", o.max_num_seqs, "Requests per batch", kShowDefault);
-  eng.add("--max-num-batched-tokens", o.max_num_batched_tokens, "Tokens per forward pass", kShowDefault);
+  eng.add("--max-num-seqs", o.max_num_seqs, "Requests per batch, every preset (default: each preset's engine default, 256)");
+  eng.add("--max-num-batched-tokens", o.max_num_batched_tokens,
+          "Tokens per forward pass, every preset (default: each preset's own: 2048, sarathi 512, vllm_v0 and "
+          "trtllm max(2048, max_model_len))");
   eng.add("--max-model-len", o.max_model_len, "Context limit (tokens; default: the model's)");
   eng.flag("--no-prefix-caching", o.no_prefix_caching, "Turn prefix caching off in every preset");
   eng.add("--context-overflow", o.context_overflow,

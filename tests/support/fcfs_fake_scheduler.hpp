@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "kvsched/core/block_manager.hpp"
+#include "kvsched/core/engine_config.hpp"
 #include "kvsched/scheduler/any_scheduler.hpp"
 
 namespace kvsched::test {
@@ -128,6 +129,8 @@ class FcfsFakeScheduler : public AnyScheduler {
   const SchedulerStats& stats() const override { return stats_; }
   /// An idle pool of kv_capacity_tokens / 16 blocks: the fake counts tokens, not blocks.
   const BlockManager& block_manager() const override { return bm_; }
+  const EngineConfig& engine() const override { return engine_; }
+  EngineDefaults engine_defaults() const override { return {}; }
 
  private:
   std::int32_t kv_used() const {
@@ -150,6 +153,7 @@ class FcfsFakeScheduler : public AnyScheduler {
   SchedulePlan plan_;
   SchedulerStats stats_;
   BlockManager bm_;
+  EngineConfig engine_{};
 };
 
 }  // namespace kvsched::test

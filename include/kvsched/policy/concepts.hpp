@@ -164,6 +164,10 @@ concept ChunkerBeginStep = requires(C c, const SchedulerView& v) { { c.begin_ste
 /// chunker can track the batch it is building (AccelGen). `tokens` = tokens computed this step.
 template <class C>
 concept ChunkerOnScheduled = requires(C c, const Request& req, std::int32_t tokens, const SchedulerView& v) { { c.on_scheduled(req, tokens, v) } -> std::same_as<void>; };
+/// Chunker hook: the longest prompt (tokens) it can ever schedule; Scheduler::add_request
+/// rejects longer ones (vLLM v0 without chunked prefill, `Scheduler._get_prompt_limit`).
+template <class C>
+concept ChunkerPromptLimit = requires(const C c, const SchedulerView& v) { { c.prompt_limit(v) } -> std::convertible_to<std::int32_t>; };
 
 /// QueuePolicy extension: waiting requests carry a sort key that stays fixed while they wait
 /// (CacheOPT's slack deadline); the scheduler inserts each at its place in key order, after
@@ -183,7 +187,8 @@ template <class A>
 concept AllocatorHooksWellFormed = (!requires { &A::begin_step; } || AllocatorBeginStep<A>) &&
                                    (!requires { &A::on_admit; } || AllocatorOnAdmit<A>) && (!requires { &A::on_release; } || AllocatorOnRelease<A>);
 template <class C>
-concept ChunkerHooksWellFormed = (!requires { &C::begin_step; } || ChunkerBeginStep<C>) && (!requires { &C::on_scheduled; } || ChunkerOnScheduled<C>);
+concept ChunkerHooksWellFormed = (!requires { &C::begin_step; } || ChunkerBeginStep<C>) && (!requires { &C::on_scheduled; } || ChunkerOnScheduled<C>) &&
+                                 (!requires { &C::prompt_limit; } || ChunkerPromptLimit<C>);
 template <class Q>
 concept QueueHooksWellFormed = (!requires { &Q::waiting_key; } || KeyedWaitingQueue<Q>) && (!requires { &Q::on_enqueue; } || IncrementalQueue<Q>);
 
@@ -220,6 +225,20 @@ template <class P>
 [[nodiscard]] constexpr bool prefix_caching_of(const EngineConfig& engine) {
   if constexpr (HasPrefixCachingDefault<P>) return engine.enable_prefix_caching && P::prefix_caching;
   else return engine.enable_prefix_caching;
+}
+
+/// Bundle member: the preset's own engine-knob defaults (EngineDefaults), applied by
+/// Scheduler's constructor where the EngineConfig leaves a knob at 0.
+template <class P>
+concept HasEngineDefaults = requires(const P p) {
+  { p.engine_defaults } -> std::convertible_to<EngineDefaults>;
+};
+
+/// The engine-knob defaults of bundle `p` (EngineDefaults{} when it declares none).
+template <class P>
+[[nodiscard]] EngineDefaults engine_defaults_of(const P& p) {
+  if constexpr (HasEngineDefaults<P>) return p.engine_defaults;
+  else return EngineDefaults{};
 }
 
 /// A preset bundles one value of each policy type plus SchedulerOptions.

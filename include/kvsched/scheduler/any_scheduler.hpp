@@ -12,6 +12,8 @@
 namespace kvsched {
 
 class BlockManager;
+struct EngineConfig;
+struct EngineDefaults;
 
 /// Type-erased scheduler. Same contract as Scheduler<Policies> (kvsched/scheduler/scheduler.hpp):
 /// add_request(), then per iteration schedule(now) -> apply plan -> on_step_done(result).
@@ -38,6 +40,10 @@ class AnyScheduler {
   [[nodiscard]] virtual std::vector<Request> take_terminal() = 0;
   [[nodiscard]] virtual const SchedulerStats& stats() const = 0;
   [[nodiscard]] virtual const BlockManager& block_manager() const = 0;
+  /// The engine config it runs under: knobs left at 0 resolved to the preset's defaults.
+  [[nodiscard]] virtual const EngineConfig& engine() const = 0;
+  /// The preset's own engine defaults (EngineDefaults: knob defaults, async scheduling).
+  [[nodiscard]] virtual EngineDefaults engine_defaults() const = 0;
 };
 
 }  // namespace kvsched

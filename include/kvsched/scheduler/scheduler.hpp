@@ -47,7 +47,7 @@ template <PolicyBundle P>
 class Scheduler {
  public:
   Scheduler(const EngineConfig& engine, const LatencyModel& latency, P policies = {})
-      : engine_(effective(engine)), latency_(latency), p_(std::move(policies)),
+      : engine_(effective(engine, policies)), latency_(latency), p_(std::move(policies)),
         blocks_(engine_.block_size, engine_.num_device_blocks, engine_.num_host_blocks, engine_.enable_prefix_caching) {
     if (p_.options.null_block) blocks_.reserve_null_block();
   }
@@ -79,6 +79,14 @@ class Scheduler {
       reject(r, "prompt of " + std::to_string(r.spec.prompt_tokens) + " tokens does not fit max_model_len " +
                     std::to_string(engine_.max_model_len) + " with one output token");
       return;
+    }
+    if constexpr (ChunkerPromptLimit<Chunker>) {
+      const std::int32_t limit = p_.chunker.prompt_limit(view());
+      if (r.spec.prompt_tokens > limit) {
+        reject(r, "prompt of " + std::to_string(r.spec.prompt_tokens) + " tokens exceeds the prompt limit of " +
+                      std::to_string(limit) + " tokens (max_num_batched_tokens without chunked prefill)");
+        return;
+      }
     }
     r.spec.max_tokens = std::min(r.spec.max_tokens, engine_.max_model_len - r.spec.prompt_tokens);
     enqueue_waiting(r, /*front=*/false);
@@ -206,10 +214,11 @@ class Scheduler {
   static_assert(ChunkerHooksWellFormed<Chunker>, "chunker: a hook has the wrong signature (policy/concepts.hpp, Chunker*)");
   static_assert(QueueHooksWellFormed<Queue>, "queue: a hook has the wrong signature (policy/concepts.hpp, KeyedWaitingQueue, IncrementalQueue)");
 
-  /// The engine config this scheduler runs under: validated, with prefix caching on only
-  /// where the bundle's engine has it (prefix_caching_of).
-  static EngineConfig effective(const EngineConfig& engine) {
-    EngineConfig e = validated(engine);
+  /// The engine config this scheduler runs under: validated, unset knobs (0) from the
+  /// bundle's EngineDefaults, prefix caching on only where the bundle's engine has it
+  /// (prefix_caching_of).
+  static EngineConfig effective(const EngineConfig& engine, const P& policies) {
+    EngineConfig e = validated(engine).resolved(engine_defaults_of(policies));
     e.enable_prefix_caching = prefix_caching_of<P>(engine);
     return e;
   }

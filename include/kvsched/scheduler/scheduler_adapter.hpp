@@ -25,6 +25,8 @@ class SchedulerAdapter final : public AnyScheduler {
   [[nodiscard]] std::vector<Request> take_terminal() override { return s_.take_terminal(); }
   [[nodiscard]] const SchedulerStats& stats() const override { return s_.stats(); }
   [[nodiscard]] const BlockManager& block_manager() const override { return s_.block_manager(); }
+  [[nodiscard]] const EngineConfig& engine() const override { return s_.engine(); }
+  [[nodiscard]] EngineDefaults engine_defaults() const override { return engine_defaults_of(s_.policies()); }
 
   /// The wrapped scheduler (for tests and engines that know P).
   [[nodiscard]] Scheduler<P>& scheduler() { return s_; }
