@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up (Debian packages), builds and runs the main job on the bundled default data:
-# kvsched-sim replays a real trace through every policy preset and prints a comparison.
+# kvsched-sim replays the bundled mixed-SLO mix through the main presets and prints a comparison.
 # Arguments are passed to kvsched-sim (none = the bundled default run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
