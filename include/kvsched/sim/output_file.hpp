@@ -2,6 +2,7 @@
 // them is safe: checked before a run (check_output_paths), written after it
 // (write_file_atomically).
 #pragma once
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -122,7 +123,13 @@ inline void check_output_paths(const std::vector<OutputPath>& outputs, const std
         detail::check_writable_dir(o.path.parent_path().empty() ? std::filesystem::path(".") : o.path.parent_path(), o.what, o.path);
       }
     } else {
-      detail::check_writable_dir(o.path.parent_path().empty() ? std::filesystem::path(".") : o.path.parent_path(), o.what, o.path);
+      const auto parent = o.path.parent_path().empty() ? std::filesystem::path(".") : o.path.parent_path();
+      // A file inside a folder output that will be created (e.g. --plot DIR/kvsched-sim.json).
+      const bool in_new_dir = std::any_of(outputs.begin(), outputs.end(), [&](const OutputPath& d) {
+        std::error_code ec;
+        return d.is_dir && !std::filesystem::exists(parent, ec) && detail::same_file(d.path, parent);
+      });
+      detail::check_writable_dir(in_new_dir ? detail::existing_ancestor(o.path) : parent, o.what, o.path);
     }
     if (!o.is_dir) {
       for (const auto& in : inputs) {
