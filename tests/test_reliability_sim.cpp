@@ -206,6 +206,8 @@ class RejectOneAtATime final : public AnyScheduler {
   std::size_t num_unfinished() const override { return pending_.size(); }
   const BlockManager& block_manager() const override { return inner_->block_manager(); }
   const SchedulerStats& stats() const override { return inner_->stats(); }
+  const EngineConfig& engine() const override { return inner_->engine(); }
+  EngineDefaults engine_defaults() const override { return inner_->engine_defaults(); }
 
  private:
   std::string name_ = "reject-one";
