@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "kvsched/core/block_manager.hpp"
+#include "kvsched/core/engine_config.hpp"
 #include "kvsched/core/request.hpp"
 #include "kvsched/core/schedule_plan.hpp"
 #include "kvsched/latency/latency_model.hpp"
