@@ -265,6 +265,11 @@ TEST_CASE("cacheopt presets serve a full-context request when the pool equals ma
   for (const std::string& name : preset_names()) {
     INFO(name);
     auto s = make_scheduler(name, e, LatencyModel{});
+    if (s->block_manager().null_block() != kNoBlock) {  // vLLM v1 holds one block out: usable pool = max_model_len
+      EngineConfig e1 = e;
+      e1.num_device_blocks += 1;
+      s = make_scheduler(name, e1, LatencyModel{});
+    }
     RequestSpec r;
     r.id = 1;
     r.prompt_tokens = 4000;
