@@ -91,8 +91,11 @@ struct Harness {
 
   void add(fuzz::Bytes& b) {
     RequestSpec r;
-    r.id = b.below(8) == 0 && next_id > 0 ? b.below(static_cast<std::uint32_t>(next_id)) : next_id;  // sometimes a duplicate
+    // Sometimes an earlier id: a duplicate while the scheduler still knows it, a valid reuse
+    // once take_terminal() has handed it back (or when it was never accepted).
+    r.id = b.below(8) == 0 && next_id > 0 ? b.below(static_cast<std::uint32_t>(next_id)) : next_id;
     const bool fresh = r.id == next_id;
+    const bool duplicate = s->find(r.id) != nullptr;
     r.arrival_s = b.below(4) == 0 ? adversarial_time(b, now) : now;
     const auto L = static_cast<std::uint32_t>(e.max_model_len);
     r.prompt_tokens = b.below(16) == 0 ? static_cast<std::int32_t>(b.u32()) : static_cast<std::int32_t>(b.below(L + 8));
@@ -105,18 +108,16 @@ struct Harness {
       r.content_block_tokens = sizes[b.below(5)];
       for (std::uint32_t k = 0, n = b.below(4); k < n; ++k) r.content_ids.push_back(b.below(3));
     }
+    const bool bad = duplicate || r.prompt_tokens < 1 || r.max_tokens < 1 || !std::isfinite(r.arrival_s) || !std::isfinite(r.slo.ttft_s) ||
+                     !std::isfinite(r.slo.tbt_s) || (!r.content_ids.empty() && r.content_block_tokens < 1);
+    if (fresh) ++next_id;  // accepted or not, the id is used up
     try {
       s->add_request(r);
-      if (!fresh) fuzz::fail("a duplicate id was accepted");
+      if (duplicate) fuzz::fail("a duplicate id was accepted");
+      if (bad) fuzz::fail("add_request accepted a bad spec");
       live.insert(r.id);
-      ++next_id;
     } catch (const std::invalid_argument&) {
-      if (fresh) {
-        const bool bad = r.prompt_tokens < 1 || r.max_tokens < 1 || !std::isfinite(r.arrival_s) || !std::isfinite(r.slo.ttft_s) ||
-                         !std::isfinite(r.slo.tbt_s) || (!r.content_ids.empty() && r.content_block_tokens < 1);
-        if (!bad) fuzz::fail("add_request refused a valid spec");
-        ++next_id;  // the id stays unused
-      }
+      if (!bad) fuzz::fail("add_request refused a valid spec");
     }
     check("add_request");
   }

@@ -5,6 +5,8 @@
 # script; the reproducer is left in build-fuzz/crashes/.
 #   bash scripts/fuzz.sh [SECONDS] [TARGET...]       (targets: fuzz/fuzz_*.cpp names)
 # Env: FUZZ_BUILD_DIR (default build-fuzz), FUZZ_JOBS (parallel builds, default nproc),
+# FUZZ_RUNS=N runs N inputs per target from libFuzzer seed FUZZ_SEED (default 1) instead of
+# SECONDS: the same inputs on every machine, so CI's verdict does not depend on its speed.
 # FUZZ_MERGE=1 merges new inputs back into fuzz/corpus/<target>/ (to commit a better corpus).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,11 +44,13 @@ status=0
 for t in "${targets[@]}"; do
   corpus="fuzz/corpus/$t"
   mkdir -p "$corpus" "$out/work/$t"
-  echo "=== $t: ${secs}s"
   dict=()
   [[ -f "fuzz/$t.dict" ]] && dict=(-dict="fuzz/$t.dict")
+  budget=(-max_total_time="$secs")
+  [[ -n "${FUZZ_RUNS:-}" ]] && budget=(-runs="$FUZZ_RUNS" -seed="${FUZZ_SEED:-1}")
+  echo "=== $t: ${budget[*]}"
   if ! UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ASAN_OPTIONS=detect_leaks=1 \
-      "$out/$t" -max_total_time="$secs" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 -max_len=8192 \
+      "$out/$t" "${budget[@]}" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 -max_len=8192 \
       -artifact_prefix="$out/crashes/$t-" "${dict[@]}" "$out/work/$t" "$corpus" 2>&1 |
       tee "$out/$t.log" | grep -E "^(#[0-9]+ +(INITED|DONE)|stat::|==[0-9]+==|SUMMARY|fuzz property|INFO: (Seed|Loaded))" ; then
     :

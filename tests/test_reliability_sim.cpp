@@ -297,4 +297,13 @@ TEST_CASE("fuzz findings: Azure timestamps beyond int64 nanoseconds, TOML code p
   TempDir d;
   const auto wl = d.write("w.toml", "# caf\xc3\xa9\n[[sources]]\ntrace = \"x.csv\"\n");  // U+00E9: toml++ 3.3 hits unreachable
   CHECK_THROWS_WITH(load_workload_file(wl, d.path()), Catch::Contains("U+00E9"));
+  // The other two ranges where toml++ 3.3 reaches unreachable (3-byte UTF-8), on line 2.
+  CHECK_THROWS_WITH(load_workload_file(d.write("w2.toml", "\n# \xe3\x80\x81\n"), d.path()), Catch::Contains("w2.toml:2:") && Catch::Contains("U+3001"));
+  CHECK_THROWS_WITH(load_workload_file(d.write("w3.toml", "# \xef\xb8\xb0\n"), d.path()), Catch::Contains("U+FE30"));
+  using kvsched::sim::detail::toml_unreachable_code_point;
+  CHECK(toml_unreachable_code_point(0x2C5E));
+  CHECK(toml_unreachable_code_point(0xFEFE));
+  CHECK_FALSE(toml_unreachable_code_point(0x3000));  // ideographic space: toml++ handles it
+  CHECK_FALSE(toml_unreachable_code_point(0x2C5D));
+  CHECK_FALSE(toml_unreachable_code_point(0xFEFF));
 }

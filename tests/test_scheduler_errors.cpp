@@ -23,6 +23,25 @@ TEST_CASE("a prompt that can never fit is rejected with a reason", "[errors]") {
   CHECK(done[0].state == RequestState::kRejected);
 }
 
+TEST_CASE("vLLM v1's null block: a request is capped at the tokens the usable pool holds", "[errors]") {
+  // 8 blocks x 4 tokens = max_model_len 32, one block is the null block: 28 usable tokens.
+  // Found by fuzzing: uncapped, a request growing past 28 tokens preempted itself forever.
+  Scheduler<presets::vllm_v1> s(small_engine(), LatencyModel{});
+  s.add_request(make_spec(1, 28, 4));  // prompt of 28 tokens: no room for an output token
+  s.add_request(make_spec(2, 20, 100));  // clipped to 28 - 20 = 8 output tokens
+  const SchedulePlan& p = s.schedule(0.0);
+  REQUIRE(p.rejected.size() == 1);
+  CHECK(p.rejected[0].id == 1);
+  CHECK(p.rejected[0].reason.find("usable KV cache of 28 tokens") != std::string::npos);
+  CHECK(s.find(2)->spec.max_tokens == 8);
+  for (double t = 1e-3; s.num_unfinished() > 0 && t < 1.0; t += 1e-3) {
+    s.on_step_done({t, {}});
+    (void)s.schedule(t);
+  }
+  CHECK(s.num_unfinished() == 0);
+  CHECK(s.stats().preemptions_recompute == 0);
+}
+
 TEST_CASE("a request whose full reservation exceeds the pool is rejected, not kept waiting", "[errors][trtllm]") {
   Scheduler<presets::trtllm_guaranteed_no_evict> s(small_engine(), LatencyModel{});
   s.add_request(make_spec(1, 8, 24));  // clipped to 24 output tokens: 8 + 23 = 31 tokens = 8 blocks: fits

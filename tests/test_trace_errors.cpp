@@ -103,6 +103,9 @@ TEST_CASE("mooncake: malformed JSON, missing and negative keys, bad hash ids") {
               {.field = "hash_ids"});
   check_error("m.jsonl", "{\"timestamp\": \"now\", \"input_length\": 3, \"output_length\": 1}\n", {.field = "timestamp"});
   check_error("m.jsonl", "[1, 2]\n", {.text = "expected a JSON object"}, TraceFormat::kMooncake);
+  // Found by fuzzing: nlohmann-json throws out_of_range (not parse_error) for a number beyond double.
+  check_error("m.jsonl", "{\"timestamp\": 0, \"input_length\": 3, \"output_length\": 1}\n{\"timestamp\": 1e999}\n",
+              {.line = 2, .text = "malformed JSON"});
 }
 
 TEST_CASE("a file that does not exist") {

@@ -83,6 +83,8 @@ void resolve_policy_flags(Options& o) {
       }
     } catch (const nlohmann::json::parse_error& e) {
       throw UsageError("--latency-json: " + from + ": JSON syntax error at byte " + std::to_string(e.byte));
+    } catch (const nlohmann::json::exception& e) {  // out_of_range 406: a number such as 1e999
+      throw UsageError("--latency-json: " + from + ": " + e.what());
     }
     if (!j.is_object()) throw UsageError("--latency-json: " + from + ": expected an object");
     if (o.latency_overrides.is_null()) o.latency_overrides = nlohmann::json::object();

@@ -43,7 +43,7 @@ class BpeTokenizer {
     nlohmann::json j;
     try {
       j = nlohmann::json::parse(in);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range 406 (1e999)
       fail("", std::string("malformed JSON: ") + e.what());
     }
     if (!j.contains("model") || !j["model"].is_object()) fail("model", "missing");

@@ -217,7 +217,7 @@ struct LlamaConfig {
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range 406 (1e999)
     throw std::invalid_argument(path + ": malformed JSON: " + e.what());
   }
   return parse_llama_config(j, path);

@@ -65,7 +65,7 @@ class TensorSource {
     nlohmann::json j;
     try {
       j = nlohmann::json::parse(in);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range 406 (1e999)
       throw std::invalid_argument(index_path + ": malformed JSON: " + e.what());
     }
     if (!j.contains("weight_map") || !j["weight_map"].is_object()) throw std::invalid_argument(index_path + ": weight_map: missing");

@@ -75,7 +75,7 @@ class SafetensorsFile {
     nlohmann::json j;
     try {
       j = nlohmann::json::parse(header);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range 406 (1e999)
       fail("", std::string("malformed JSON header: ") + e.what());
     }
     if (!j.is_object()) fail("", "header is not a JSON object");

@@ -276,6 +276,8 @@ inline PolicySpec parse_policy_spec(const nlohmann::json& j, const std::string& 
     j = nlohmann::json::parse(in);
   } catch (const nlohmann::json::parse_error& e) {
     throw io::InputError(file, 0, "", "JSON syntax error at byte " + std::to_string(e.byte));
+  } catch (const nlohmann::json::exception& e) {  // out_of_range 406: a number such as 1e999
+    throw io::InputError(file, 0, "", std::string("JSON error: ") + e.what());
   }
   try {
     return parse_run_config(j);

@@ -43,8 +43,11 @@ namespace kvsched {
 /// Prefix caching runs when EngineConfig::enable_prefix_caching and the bundle's
 /// P::prefix_caching (the reproduced engine's default) are both on (prefix_caching_of).
 /// Errors: add_request() throws std::invalid_argument for a bad spec; requests that can never
-/// run (prompt >= max_model_len) are rejected in the next plan with a reason. The constructor
-/// throws std::invalid_argument for an impossible config (max_model_len larger than the pool).
+/// run (prompt >= the request token limit) are rejected in the next plan with a reason. The
+/// limit is max_model_len, or the tokens the usable KV cache holds where that is less (vLLM
+/// v1's null block leaves a pool of exactly max_model_len one block short; kvsched caps a
+/// request there instead of letting it preempt itself forever). The constructor throws
+/// std::invalid_argument for an impossible config (max_model_len larger than the pool).
 /// Misuse of the call order throws std::logic_error, in every build type: schedule() while a
 /// plan that runs or moves blocks still awaits its on_step_done(), or on_step_done() twice for
 /// one plan (or before any schedule()). Bad step results (a non-finite time, time going
@@ -75,7 +78,8 @@ class Scheduler {
   /// infinite: every slack and rate computed from it would be NaN), content_block_tokens < 1
   /// with content ids, or a duplicate id. A prompt that can never run is
   /// accepted and rejected, with a reason, in the next plan. max_tokens is clipped so that
-  /// prompt + max_tokens <= max_model_len (vLLM does the same).
+  /// prompt + max_tokens <= max_model_len (vLLM does the same), or <= the tokens of the usable
+  /// KV cache where that is less (request_token_limit).
   void add_request(RequestSpec spec) {
     const std::string where = "request " + std::to_string(spec.id) + ": ";
     if (spec.prompt_tokens < 1) throw std::invalid_argument(where + "prompt_tokens must be >= 1, got " + std::to_string(spec.prompt_tokens));
@@ -90,9 +94,12 @@ class Scheduler {
     auto [it, ok] = reqs_.emplace(spec.id, Request{});
     Request& r = it->second;
     r.spec = std::move(spec);
-    if (r.spec.prompt_tokens >= engine_.max_model_len) {
-      reject(r, "prompt of " + std::to_string(r.spec.prompt_tokens) + " tokens does not fit max_model_len " +
-                    std::to_string(engine_.max_model_len) + " with one output token");
+    const std::int32_t limit = request_token_limit();
+    if (r.spec.prompt_tokens >= limit) {
+      reject(r, "prompt of " + std::to_string(r.spec.prompt_tokens) + " tokens does not fit " +
+                    (r.spec.prompt_tokens >= engine_.max_model_len ? "max_model_len " + std::to_string(engine_.max_model_len)
+                                                                   : "the usable KV cache of " + std::to_string(limit) + " tokens") +
+                    " with one output token");
       return;
     }
     if constexpr (ChunkerPromptLimit<Chunker>) {
@@ -103,7 +110,7 @@ class Scheduler {
         return;
       }
     }
-    r.spec.max_tokens = std::min(r.spec.max_tokens, engine_.max_model_len - r.spec.prompt_tokens);
+    r.spec.max_tokens = std::min(r.spec.max_tokens, limit - r.spec.prompt_tokens);
     enqueue_waiting(r, /*front=*/false);
     notify_enqueue(r);
   }
@@ -282,6 +289,13 @@ class Scheduler {
                                   " tokens exceed the KV cache of " + std::to_string(e.num_device_blocks) + " blocks x " +
                                   std::to_string(e.block_size) + " tokens; one request could never fit");
     return e;
+  }
+
+  /// The most tokens one request may reach: max_model_len, or the device blocks requests can use
+  /// (without vLLM v1's null block) x block_size where that is less.
+  [[nodiscard]] std::int32_t request_token_limit() const {
+    const std::int64_t usable = blocks_.num_device_blocks() - (blocks_.null_block() != kNoBlock ? 1 : 0);
+    return static_cast<std::int32_t>(std::min<std::int64_t>(engine_.max_model_len, usable * blocks_.block_size()));
   }
 
   // ---- step phases ---------------------------------------------------------------------

@@ -54,7 +54,7 @@ namespace detail {
     nlohmann::json rec;
     try {
       rec = nlohmann::json::parse(s);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range 406 (1e999)
       throw io::InputError(path, line, "", std::string("malformed JSON: ") + e.what());
     }
     if (!rec.is_object()) throw io::InputError(path, line, "", "expected a JSON object per line");
