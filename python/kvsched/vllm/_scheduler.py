@@ -69,7 +69,9 @@ class Scheduler(_VllmScheduler):
         self._timer = StepTimer()
         self._slo_cache: Dict[str, Any] = {}
         self._last_step: Any = None  # (start time, tokens) of the previous schedule()
-        self.kvsched_stats = {"calls": 0, "admitted": 0, "held_back": 0, "preempted": 0,
+        self._last_hold: Any = None  # (count, first id) of the last logged hold-back
+        self.kvsched_stats = {"calls": 0, "admitted": 0, "held_back": 0,  # request-steps held back
+                               "preempted": 0,
                               "chunks": 0, "total_s": 0.0, "super_s": 0.0}
         log.info("kvsched.vllm.Scheduler start: block_size=%d blocks=%d admission=%s chunk=%s "
                  "chunked_prefill=%s max_num_batched_tokens=%d", self.block_size,
@@ -164,9 +166,12 @@ class Scheduler(_VllmScheduler):
             if n > 1:
                 st["chunks"] += 1
                 log.info("chunk %s tokens=%d cap=%s", rid, n, chunk)
-        if held:
-            st["held_back"] += len(held)
-            log.info("hold %d requests (first %s)", len(held), held[0].request_id)
+        st["held_back"] += len(held)
+        sig = (len(held), held[0].request_id) if held else None
+        if sig != self._last_hold:  # logged when the held-back set changes, not every step
+            self._last_hold = sig
+            if held:
+                log.info("hold %d requests (first %s)", len(held), held[0].request_id)
 
     def _log_stats(self) -> None:
         st = self.kvsched_stats
