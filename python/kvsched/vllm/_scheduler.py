@@ -70,8 +70,9 @@ class Scheduler(_VllmScheduler):
         self._slo_cache: Dict[str, Any] = {}
         self._last_step: Any = None  # (start time, tokens) of the previous schedule()
         self._last_hold: Any = None  # (count, first id) of the last logged hold-back
-        self.kvsched_stats = {"calls": 0, "admitted": 0, "held_back": 0,  # request-steps held back
-                               "preempted": 0,
+        # held_back counts request-steps; total_s / super_s: perf_counter seconds of the whole
+        # schedule() and of vLLM's part of it.
+        self.kvsched_stats = {"calls": 0, "admitted": 0, "held_back": 0, "preempted": 0,
                               "chunks": 0, "total_s": 0.0, "super_s": 0.0}
         log.info("kvsched.vllm.Scheduler start: block_size=%d blocks=%d admission=%s chunk=%s "
                  "chunked_prefill=%s max_num_batched_tokens=%d", self.block_size,
