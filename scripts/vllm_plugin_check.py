@@ -47,7 +47,8 @@ def run_one(mode: str, args) -> dict:
     llm = LLM(model=str(MODEL), skip_tokenizer_init=True, max_model_len=512, enforce_eager=True,
               block_size=32, num_gpu_blocks_override=args.blocks, max_num_seqs=args.max_seqs,
               max_num_batched_tokens=args.batched_tokens, enable_prefix_caching=False,
-              dtype="float32", seed=0, gpu_memory_utilization=0.3, **kw)
+              dtype="float32", seed=0, gpu_memory_utilization=0.3,
+              disable_log_stats=False, **kw)
     t1 = time.perf_counter()
     reqs = make_requests(args.requests, args.seed)
     prompts = [TokensPrompt(prompt_token_ids=p) for p, _, _ in reqs]
@@ -58,7 +59,29 @@ def run_one(mode: str, args) -> dict:
     return {"startup_s": t1 - t0, "generate_s": t2 - t1,
             "tokens": [list(o.outputs[0].token_ids) for o in outs],
             "finished": [bool(o.finished) for o in outs],
-            "max_tokens": [m for _, m, _ in reqs]}
+            "max_tokens": [m for _, m, _ in reqs],
+            "tight": [bool(e) for _, _, e in reqs],
+            # engine-core monotonic timestamps (RequestStateStats), seconds
+            "ttft_s": [o.metrics.first_token_ts - o.metrics.queued_ts if o.metrics else None for o in outs],
+            "tpot_s": [(o.metrics.last_token_ts - o.metrics.first_token_ts) / max(1, len(o.outputs[0].token_ids) - 1)
+                       if o.metrics else None for o in outs]}
+
+
+def _pct(xs, q):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(q * len(xs)))] if xs else float("nan")
+
+
+def latency_summary(r: dict) -> str:
+    """TTFT p50/p90 and mean TPOT (seconds) per SLO class: tight (ttft 2 s, tbt 0.05 s) / default."""
+    parts = []
+    for name, want in (("tight", True), ("default", False)):
+        ttft = [t for t, c in zip(r["ttft_s"], r["tight"]) if c == want and t is not None]
+        tpot = [t for t, c in zip(r["tpot_s"], r["tight"]) if c == want and t is not None]
+        if ttft:
+            parts.append(f"{name}: n={len(ttft)} ttft p50 {_pct(ttft, .5):.3f} p90 {_pct(ttft, .9):.3f} "
+                         f"tpot mean {sum(tpot) / len(tpot) * 1e3:.1f} ms")
+    return "; ".join(parts) or "no metrics"
 
 
 def main() -> int:
@@ -120,6 +143,8 @@ def main() -> int:
     for mode, r in res.items():
         print(f"{mode}: wall {r['wall_s']:.1f} s (startup {r['startup_s']:.1f} s, generate "
               f"{r['generate_s']:.2f} s)")
+    for mode, r in res.items():
+        print(f"{mode}: " + latency_summary(r))
     print(f"log file: {logf}")
     return 0 if ok else 1
 
