@@ -43,6 +43,8 @@ def run_one(mode: str, args) -> dict:
     from vllm import LLM, SamplingParams
     from vllm.inputs import TokensPrompt
     kw = {} if mode == "vllm" else {"scheduler_cls": "kvsched.vllm.Scheduler"}
+    if mode == "observe":  # the plug-in passing vLLM's own decisions through, logged
+        os.environ["KVSCHED_VLLM_MODE"] = "observe"
     t0 = time.perf_counter()
     llm = LLM(model=str(MODEL), skip_tokenizer_init=True, max_model_len=512, enforce_eager=True,
               block_size=32, num_gpu_blocks_override=args.blocks, max_num_seqs=args.max_seqs,
@@ -91,7 +93,10 @@ def main() -> int:
     ap.add_argument("--max-seqs", type=int, default=16)
     ap.add_argument("--batched-tokens", type=int, default=256)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--child", choices=["vllm", "kvsched"], help=argparse.SUPPRESS)
+    ap.add_argument("--observe", action="store_true",
+                    help="also run the plug-in in observe mode (vLLM's decisions, logged): "
+                         "vLLM's own preemption count")
+    ap.add_argument("--child", choices=["vllm", "kvsched", "observe"], help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.requests < 1 or args.blocks < 16:
@@ -102,12 +107,14 @@ def main() -> int:
         Path(args.out).write_text(json.dumps(run_one(args.child, args)))
         return 0
     tmp = Path(tempfile.mkdtemp(prefix="kvsched_vllm_"))
-    logf = tmp / "kvsched_vllm.log"
-    env = dict(os.environ, KVSCHED_VLLM_LOG=str(logf), VLLM_CPU_KVCACHE_SPACE="1",
+    logf = tmp / "kvsched.log"
+    env = dict(os.environ, VLLM_CPU_KVCACHE_SPACE="1",
                PYTHONPATH=os.pathsep.join([str(REPO / "python"), os.environ.get("PYTHONPATH", "")]))
     res = {}
-    for mode in ("vllm", "kvsched"):
+    modes = ("vllm", "kvsched") + (("observe",) if args.observe else ())
+    for mode in modes:
         out = tmp / f"{mode}.json"
+        env["KVSCHED_VLLM_LOG"] = str(tmp / f"{mode}.log")
         cmd = [sys.executable, __file__, "--child", mode, "--out", str(out),
                "--requests", str(args.requests), "--blocks", str(args.blocks),
                "--max-seqs", str(args.max_seqs), "--batched-tokens", str(args.batched_tokens),
@@ -131,8 +138,12 @@ def main() -> int:
     for mode, r in res.items():
         check(all(r["finished"]) and all(len(t) == m for t, m in zip(r["tokens"], r["max_tokens"])),
               f"{mode}: all {len(r['tokens'])} requests finished with max_tokens tokens")
-    same = sum(a == b for a, b in zip(res["vllm"]["tokens"], res["kvsched"]["tokens"]))
-    check(same == args.requests, f"outputs token-identical: {same}/{args.requests}")
+    for mode in modes[1:]:
+        same = sum(a == b for a, b in zip(res["vllm"]["tokens"], res[mode]["tokens"]))
+        check(same == args.requests, f"{mode}: outputs token-identical to vllm's: {same}/{args.requests}")
+    if args.observe:
+        otext = (tmp / "observe.log").read_text()
+        print(f"observe (vLLM's decisions): {len(re.findall(r' preempt ', otext))} preemptions")
     text = logf.read_text() if logf.exists() else ""
     counts = {k: len(re.findall(rf"\] ?{k} |\s{k} ", text)) for k in ("admit", "chunk", "preempt", "hold")}
     check(counts["admit"] >= args.requests, f"log: {counts['admit']} admissions")

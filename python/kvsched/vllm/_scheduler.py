@@ -47,7 +47,8 @@ class Scheduler(_VllmScheduler):
     (defaults for requests without extra_args SLOs; 10 s / 0.5 s), KVSCHED_VLLM_ADMISSION
     ("length", the default: length-aware admission; "off": vLLM's), KVSCHED_VLLM_QUANTILE
     (history quantile, 0.5), KVSCHED_VLLM_CHUNK ("slo", the default, when chunked prefill is on;
-    "off"), KVSCHED_VLLM_LOG (log file). Needs scheduler policy "fcfs" (ValueError otherwise).
+    "off"), KVSCHED_VLLM_MODE ("policy", the default; "observe": vLLM's own decisions, only
+    logged, for a baseline), KVSCHED_VLLM_LOG (log file). Needs scheduler policy "fcfs" (ValueError otherwise).
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -61,8 +62,11 @@ class Scheduler(_VllmScheduler):
         self._tbt_default = float(env("KVSCHED_VLLM_TBT_SLO_S", "0.5"))
         self._admission = env("KVSCHED_VLLM_ADMISSION", "length")
         self._chunking = env("KVSCHED_VLLM_CHUNK", "slo")
+        self._observe = env("KVSCHED_VLLM_MODE", "policy") == "observe"
         for name, v, ok in (("KVSCHED_VLLM_ADMISSION", self._admission, ("length", "off")),
-                            ("KVSCHED_VLLM_CHUNK", self._chunking, ("slo", "off"))):
+                            ("KVSCHED_VLLM_CHUNK", self._chunking, ("slo", "off")),
+                            ("KVSCHED_VLLM_MODE", env("KVSCHED_VLLM_MODE", "policy"),
+                             ("policy", "observe"))):
             if v not in ok:
                 raise ValueError(f"kvsched.vllm: {name}={v!r}, expected one of {ok}")
         self._history = OutputHistory(quantile=float(env("KVSCHED_VLLM_QUANTILE", "0.5")))
@@ -118,6 +122,8 @@ class Scheduler(_VllmScheduler):
         t0 = time.perf_counter()
         if self._last_step is not None:
             self._timer.observe(t0 - self._last_step[0], self._last_step[1])
+        if self._observe:
+            return self._observed_schedule(t0, *args, **kwargs)
         now = time.time()
         # Victim order: vLLM (FCFS) preempts running[-1] first, so the most preemptible last.
         self.running.sort(key=lambda r: victim_key(self._slo(r), r.num_computed_tokens, r.arrival_time))
@@ -153,6 +159,17 @@ class Scheduler(_VllmScheduler):
         self._last_step = (t0, out.total_num_scheduled_tokens)
         if st["calls"] % 200 == 0:
             self._log_stats()
+        return out
+
+    def _observed_schedule(self, t0: float, *args: Any, **kwargs: Any):
+        """KVSCHED_VLLM_MODE=observe: vLLM's own schedule(), decisions logged as in policy mode."""
+        out = super().schedule(*args, **kwargs)
+        t2 = time.perf_counter()
+        self._log_step(out, [], None)
+        st = self.kvsched_stats
+        st["calls"] += 1
+        st["total_s"] += time.perf_counter() - t0
+        st["super_s"] += t2 - t0
         return out
 
     def _log_step(self, out, held, chunk) -> None:
