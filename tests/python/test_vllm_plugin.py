@@ -84,3 +84,17 @@ def test_plugin_against_real_vllm():
     p = subprocess.run([str(py), str(ROOT / "scripts" / "vllm_plugin_check.py")], env=env,
                        capture_output=True, text=True, timeout=900)
     assert p.returncode == 0, p.stdout[-4000:] + p.stderr[-4000:]
+
+
+@pytest.mark.parametrize("version, message", [
+    ("0.0.1", "supports vLLM 0.32.0, found vLLM 0.0.1"),
+    (None, "needs vLLM installed"),
+])
+def test_unsupported_or_missing_vllm_fails_clearly(version, message):
+    """Importing kvsched.vllm with another vLLM version (a stub module) or none: ImportError."""
+    stub = ("import sys, types; m = types.ModuleType('vllm'); m.__version__ = %r; "
+            "sys.modules['vllm'] = m" % version) if version else "import sys; sys.modules['vllm'] = None"
+    code = stub + "\ntry:\n    import kvsched.vllm\nexcept ImportError as e:\n    print(e)\n"
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       env=dict(os.environ, PYTHONPATH=str(ROOT / "python")))
+    assert message in p.stdout, p.stdout + p.stderr
