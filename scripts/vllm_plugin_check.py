@@ -93,6 +93,7 @@ def main() -> int:
     ap.add_argument("--max-seqs", type=int, default=16)
     ap.add_argument("--batched-tokens", type=int, default=256)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--child-timeout", type=float, default=300, help="seconds per LLM run")
     ap.add_argument("--observe", action="store_true",
                     help="also run the plug-in in observe mode (vLLM's decisions, logged): "
                          "vLLM's own preemption count")
@@ -120,7 +121,11 @@ def main() -> int:
                "--max-seqs", str(args.max_seqs), "--batched-tokens", str(args.batched_tokens),
                "--seed", str(args.seed)]
         t0 = time.perf_counter()
-        p = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        try:  # a run takes ~25-35 s here; startup has been seen to stall (docs/vllm.md)
+            p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=args.child_timeout)
+        except subprocess.TimeoutExpired:
+            print(f"FAIL: the {mode} run did not finish within {args.child_timeout} s")
+            return 1
         wall = time.perf_counter() - t0
         if p.returncode != 0:
             print(p.stdout[-4000:], p.stderr[-8000:], sep="\n")
