@@ -18,8 +18,23 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
-from . import _kvsched
-from ._kvsched import RequestSpec, Slo
+try:
+    from . import _kvsched
+    from ._kvsched import RequestSpec, Slo
+except ImportError as _err:  # compiled module not built: pure-Python kvsched.vllm still imports
+    _import_error = _err
+
+    class _Missing:
+        """Stands in for the unbuilt compiled module: any use raises the original ImportError."""
+
+        def __getattr__(self, name: str) -> Any:
+            raise ImportError(f"kvsched's compiled module is not built ({_import_error})")
+
+        def __call__(self, *a: Any, **k: Any) -> Any:
+            raise ImportError(f"kvsched's compiled module is not built ({_import_error})")
+
+    _kvsched = _Missing()  # type: ignore[assignment]
+    RequestSpec = Slo = _Missing()  # type: ignore[assignment,misc]
 
 __all__ = [
     "RequestSpec",
