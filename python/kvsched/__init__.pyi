@@ -71,7 +71,8 @@ def simulate(trace: TraceArg = ..., workload: Optional[str] = ..., policies: Opt
              block_size: int = ..., swap_space_gib: float = ..., max_num_seqs: int = ...,
              max_num_batched_tokens: int = ..., max_model_len: Optional[int] = ..., no_prefix_caching: bool = ...,
              context_overflow: str = ..., max_tokens: Union[str, int] = ..., overlap_swap: bool = ...,
-             data_dir: Optional[str] = ...) -> SimResult: ...
+             cpu_overhead: str = ..., latency_noise: float = ..., ground_truth: str = ...,
+             slo_margin: Optional[float] = ..., data_dir: Optional[str] = ...) -> SimResult: ...
 def sweep_rate(rates: Iterable[float], trace: TraceArg = ..., workload: Optional[str] = ...,
                policies: Optional[Sequence[PolicyArg]] = ..., *, executor: Optional[Executor] = ...,
                threshold: float = ..., **options: Any) -> Dict[str, Dict[str, Any]]: ...
