@@ -3,8 +3,7 @@
 // BM_ClusterAzureConv/<replicas>/<rate x>/<copies>. Figures: bench/README.md.
 #include <benchmark/benchmark.h>
 
-#include "kvsched/hardware/hardware.hpp"
-#include "kvsched/latency/profile_fit.hpp"
+#include "azure_conv_setup.hpp"
 #include "kvsched/presets/registry.hpp"
 #include "kvsched/sim/cluster.hpp"
 #include "kvsched/sim/data_dir.hpp"
@@ -12,37 +11,9 @@
 
 namespace {
 
-struct ClusterSetup {
-  kvsched::LatencyModel lm;
-  kvsched::EngineConfig engine;
-  kvsched::sim::SimRequests conv;
-};
-
-const ClusterSetup& cluster_setup() {
-  static const ClusterSetup s = [] {
-    using namespace kvsched;
-    const auto data = sim::resolve_data_dir();
-    const auto model = model_preset("llama2-7b");
-    const auto gpu = gpu_preset("h100-80g");
-    ClusterSetup x;
-    x.lm = LatencyModel(fit_latency_coeffs(data, model, gpu));
-    x.engine.num_device_blocks = kv_pool_blocks(model, gpu, 0.9, 16);
-    x.engine.num_host_blocks = 512;
-    x.engine.max_model_len = model.max_model_len;
-    sim::BuildOptions o;
-    o.max_model_len = model.max_model_len;
-    x.conv = sim::build_requests(
-        sim::workload_from_traces({data / "azure_llm_inference_2023/AzureLLMInferenceTrace_conv.csv"},
-                                  sim::TraceFormat::kAuto),
-        o);
-    return x;
-  }();
-  return s;
-}
-
 /// The conv trace `copies` times end to end, its arrivals `speedup` times faster.
 kvsched::sim::SimRequests conv_at(int copies, double speedup) {
-  auto r = kvsched::sim::repeat_requests(cluster_setup().conv, copies);
+  auto r = kvsched::sim::repeat_requests(kvsched::bench::azure_conv_setup().conv, copies);
   for (auto& s : r.specs) s.arrival_s /= speedup;
   r.first_arrival_s /= speedup;
   r.last_arrival_s /= speedup;
@@ -50,7 +21,7 @@ kvsched::sim::SimRequests conv_at(int copies, double speedup) {
 }
 
 void BM_ClusterAzureConv(benchmark::State& state) {
-  const auto& s = cluster_setup();
+  const auto& s = kvsched::bench::azure_conv_setup();
   const auto replicas = static_cast<std::size_t>(state.range(0));
   const auto reqs = conv_at(static_cast<int>(state.range(2)), static_cast<double>(state.range(1)));
   kvsched::sim::ClusterOptions c;

@@ -20,17 +20,8 @@ using namespace kvsched;
 using namespace kvsched::model;
 
 LlamaConfig fixture_shape() {
-  LlamaConfig c;
-  c.hidden_size = 64;
-  c.intermediate_size = 128;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 2;
-  c.num_key_value_heads = 1;
-  c.head_dim = 32;
-  c.vocab_size = 1000;
-  c.rms_norm_eps = 1e-5;
-  c.max_position_embeddings = 512;
-  return c;
+  return {.hidden_size = 64, .intermediate_size = 128, .num_hidden_layers = 2, .num_attention_heads = 2,
+          .num_key_value_heads = 1, .head_dim = 32, .vocab_size = 1000, .rms_norm_eps = 1e-5, .max_position_embeddings = 512};
 }
 
 const LlamaModel& model_of(int which) {

@@ -3,8 +3,7 @@
 // per run: simulate() time, and the metrics pass apart. Figures: bench/README.md.
 #include <benchmark/benchmark.h>
 
-#include "kvsched/hardware/hardware.hpp"
-#include "kvsched/latency/profile_fit.hpp"
+#include "azure_conv_setup.hpp"
 #include "kvsched/presets/registry.hpp"
 #include "kvsched/sim/data_dir.hpp"
 #include "kvsched/sim/metrics.hpp"
@@ -13,37 +12,9 @@
 
 namespace {
 
-struct SimSetup {
-  kvsched::LatencyModel lm;
-  kvsched::EngineConfig engine;
-  kvsched::sim::SimRequests conv;
-};
-
-const SimSetup& setup() {
-  static const SimSetup s = [] {
-    using namespace kvsched;
-    const auto data = sim::resolve_data_dir();
-    const auto model = model_preset("llama2-7b");
-    const auto gpu = gpu_preset("h100-80g");
-    SimSetup x;
-    x.lm = LatencyModel(fit_latency_coeffs(data, model, gpu));
-    x.engine.num_device_blocks = kv_pool_blocks(model, gpu, 0.9, 16);
-    x.engine.num_host_blocks = 512;
-    x.engine.max_model_len = model.max_model_len;
-    sim::BuildOptions o;
-    o.max_model_len = model.max_model_len;
-    x.conv = sim::build_requests(
-        sim::workload_from_traces({data / "azure_llm_inference_2023/AzureLLMInferenceTrace_conv.csv"},
-                                  sim::TraceFormat::kAuto),
-        o);
-    return x;
-  }();
-  return s;
-}
-
 /// BM_SimAzureConv/vllm_v1/<copies>: simulate() of the conv trace repeated `copies` times.
 void BM_SimAzureConv(benchmark::State& state) {
-  const auto& s = setup();
+  const auto& s = kvsched::bench::azure_conv_setup();
   const auto reqs = kvsched::sim::repeat_requests(s.conv, static_cast<int>(state.range(0)));
   std::int64_t tokens = 0;
   for (auto _ : state) {
@@ -62,7 +33,7 @@ BENCHMARK(BM_SimAzureConv)->Name("BM_SimAzureConv/vllm_v1")->Arg(1)->Arg(2)->Arg
 
 /// BM_SimMetrics/<copies>: compute_metrics() over the outcomes of one such run.
 void BM_SimMetrics(benchmark::State& state) {
-  const auto& s = setup();
+  const auto& s = kvsched::bench::azure_conv_setup();
   const auto reqs = kvsched::sim::repeat_requests(s.conv, static_cast<int>(state.range(0)));
   auto sched = kvsched::make_scheduler("vllm_v1", s.engine, s.lm);
   const auto r = kvsched::sim::simulate(*sched, reqs, s.lm, kvsched::sim::sim_options(16));

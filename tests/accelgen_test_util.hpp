@@ -57,6 +57,14 @@ inline std::vector<RequestId> ids(const std::vector<Request*>& rs) {
   return out;
 }
 
+/// Ids of the waiting requests queue `q` offers this step (IncrementalQueue::candidates), in order.
+template <class Queue>
+std::vector<RequestId> candidates(Queue& q, const SchedulerView& v) {
+  std::vector<Request*> out;
+  q.candidates(out, v);
+  return ids(out);
+}
+
 /// Requests and a view over them, built by hand.
 struct ViewFixture {
   EngineConfig eng;

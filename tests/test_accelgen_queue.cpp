@@ -9,16 +9,12 @@
 #include "kvsched/policy/queue/slo_slack_queue.hpp"
 
 using namespace kvsched;
+using kvsched::testing::candidates;
 using kvsched::testing::ViewFixture;
 using kvsched::testing::ids;
 using kvsched::testing::spec;
 
 namespace {
-std::vector<RequestId> candidates(SloSlackQueue& q, const SchedulerView& v) {
-  std::vector<Request*> out;
-  q.candidates(out, v);
-  return ids(out);
-}
 std::vector<RequestId> full_order(const SloSlackQueue& q, std::vector<Request*> reqs, const SchedulerView& v) {
   q.order_waiting(reqs, v);
   return ids(reqs);

@@ -313,12 +313,16 @@ EngineConfig engine(std::int32_t host_blocks) {
 }
 
 LatencyModel latency() {
-  LatencyCoeffs c;
-  c.cpu_overhead_s = 0.005;
-  c.linear_s_per_token = 1e-5;
-  c.kv_bytes_per_token = kShape.bytes_per_token();
-  c.swap_bytes_per_s = 1e9;
-  return LatencyModel(c);
+  return LatencyModel(LatencyCoeffs{.cpu_overhead_s = 0.005, .linear_s_per_token = 1e-5, .swap_bytes_per_s = 1e9,
+                                    .kv_bytes_per_token = kShape.bytes_per_token()});
+}
+
+/// P's policies with swap preemption forced where P's mode chooser has a fixed mode.
+template <class P>
+P swap_forced() {
+  P policies{};
+  if constexpr (requires { policies.mode.mode = PreemptionMode::kSwap; }) policies.mode.mode = PreemptionMode::kSwap;
+  return policies;
 }
 
 // Sum over the runs of a test case, to assert that both preemption modes were exercised.
@@ -364,9 +368,7 @@ namespace {
 template <class P>
 void run_swap_forced(const std::string& name, Totals& total) {
   for (std::int32_t host : {64, 6}) {
-    P policies{};
-    if constexpr (requires { policies.mode.mode = PreemptionMode::kSwap; }) policies.mode.mode = PreemptionMode::kSwap;
-    Scheduler<P> s(engine(host), latency(), policies);
+    Scheduler<P> s(engine(host), latency(), swap_forced<P>());
     Workload w;
     w.seed = 10 + static_cast<std::uint64_t>(host);
     const Outcome o = run(s, w, name + " (swap forced) host " + std::to_string(host));
@@ -397,9 +399,7 @@ namespace {
 template <class P>
 void run_with_faults(const std::string& name, Totals& total, std::int64_t& faults, std::int64_t& fault_recomputes) {
   for (std::int32_t host : {64, 6}) {
-    P policies{};
-    if constexpr (requires { policies.mode.mode = PreemptionMode::kSwap; }) policies.mode.mode = PreemptionMode::kSwap;
-    Scheduler<P> s(engine(host), latency(), policies);
+    Scheduler<P> s(engine(host), latency(), swap_forced<P>());
     Workload w;
     w.seed = 100 + static_cast<std::uint64_t>(host);
     w.fault_prob = 0.05;

@@ -13,16 +13,12 @@
 #include "kvsched/scheduler/scheduler.hpp"
 
 using namespace kvsched;
+using kvsched::testing::candidates;
 using kvsched::testing::ViewFixture;
 using kvsched::testing::ids;
 using kvsched::testing::spec;
 
 namespace {
-std::vector<RequestId> candidates(SloSlackQueue& q, const SchedulerView& v) {
-  std::vector<Request*> out;
-  q.candidates(out, v);
-  return ids(out);
-}
 std::vector<RequestId> scheduled_ids(const SchedulePlan& p) {
   std::vector<RequestId> out;
   for (const auto& s : p.scheduled) out.push_back(s.id);

@@ -30,13 +30,8 @@ constexpr std::int32_t kRequests = 10;
 /// run every preset twice.
 const LlamaModel& model() {
   static const LlamaModel m = [] {
-    LlamaConfig c = LlamaConfig::random_tiny();
-    c.hidden_size = 64;
-    c.intermediate_size = 128;
-    c.num_hidden_layers = 2;
-    c.num_attention_heads = 4;
-    c.num_key_value_heads = 2;
-    c.vocab_size = 300;
+    const LlamaConfig c{.hidden_size = 64, .intermediate_size = 128, .num_hidden_layers = 2, .num_attention_heads = 4,
+                        .num_key_value_heads = 2, .vocab_size = 300, .rms_norm_eps = 1e-5};
     return LlamaModel(c, random_weights(c, 2024));
   }();
   return m;
@@ -86,12 +81,8 @@ EngineConfig engine(std::int32_t device_blocks, std::int32_t host_blocks, const 
 }
 
 LatencyModel latency() {
-  LatencyCoeffs c;
-  c.cpu_overhead_s = 0.005;
-  c.linear_s_per_token = 1e-4;
-  c.kv_bytes_per_token = model().kv_shape(kBlockSize).bytes_per_token();
-  c.swap_bytes_per_s = 1e9;
-  return LatencyModel(c);
+  return LatencyModel(LatencyCoeffs{.cpu_overhead_s = 0.005, .linear_s_per_token = 1e-4, .swap_bytes_per_s = 1e9,
+                                    .kv_bytes_per_token = model().kv_shape(kBlockSize).bytes_per_token()});
 }
 
 struct Run {

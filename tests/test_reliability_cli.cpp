@@ -3,15 +3,13 @@
 // bad values exit 2 with a clear message instead of hanging or giving wrong results.
 #include <catch2/catch.hpp>
 
-#include <cstdio>
 #include <fstream>
-#include <sstream>
 #include <string>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "support/command.hpp"
 #include "support/sim_test_util.hpp"
 
 #ifdef KVSCHED_SIM_EXE
@@ -19,29 +17,15 @@
 using kvsched::test::TempDir;
 
 namespace {
-struct Run {
-  int rc;
-  std::string output;  // stdout and stderr
-};
+using Run = kvsched::test::CommandResult;
+using kvsched::test::slurp;
 /// Runs a shell command line; `{sim}` stands for the binary with the bundled data and -q.
 Run sh(std::string cmd) {
   const std::string sim = std::string(KVSCHED_SIM_EXE) + " --data-dir " + kvsched::test::bundled_data_dir().string() + " -q";
   for (auto at = cmd.find("{sim}"); at != std::string::npos; at = cmd.find("{sim}")) cmd.replace(at, 5, sim);
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::string out;
-  char buf[4096];
-  while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  const int status = ::pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+  return kvsched::test::run_command(cmd);
 }
 Run sim(const std::string& args) { return sh("{sim} --policy vllm_v1 " + args); }
-std::string slurp(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 /// A run that never started simulating prints no table header line.
 bool ran(const Run& r) { return r.output.find("requests over") != std::string::npos; }
 constexpr const char* kSmall = "--num-requests 5 ";

@@ -2,14 +2,13 @@
 // output for a seed, exit code 2 and no output file on bad input, sweeps, workload files.
 #include <catch2/catch.hpp>
 
-#include <cstdio>
 #include <fstream>
-#include <sstream>
 #include <string>
 #include <sys/wait.h>
 
 #include <nlohmann/json.hpp>
 
+#include "support/command.hpp"
 #include "support/sim_test_util.hpp"
 
 #ifdef KVSCHED_SIM_EXE
@@ -17,26 +16,9 @@
 using kvsched::test::TempDir;
 
 namespace {
-struct Run {
-  int rc;
-  std::string output;  // stdout and stderr
-};
-Run run_sim(const std::string& args) {
-  const std::string cmd = std::string(KVSCHED_SIM_EXE) + " " + args + " 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::string out;
-  char buf[4096];
-  while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  const int status = ::pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-std::string slurp(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using Run = kvsched::test::CommandResult;
+using kvsched::test::slurp;
+Run run_sim(const std::string& args) { return kvsched::test::run_command(std::string(KVSCHED_SIM_EXE) + " " + args); }
 const char* kRequiredKeys[] = {"num_requests", "num_finished", "num_rejected", "ttft_p50_s", "ttft_p99_s",
                                "tbt_p50_s", "tbt_p99_s", "tbt_p999_s", "tbt_max_p99_s", "e2e_p99_s",
                                "ttft_slo_attainment", "tbt_slo_attainment", "goodput_rps", "throughput_tok_s",

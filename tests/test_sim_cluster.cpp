@@ -18,57 +18,17 @@
 #include "kvsched/sim/router.hpp"
 #include "kvsched/sim/simulator.hpp"
 #include "support/fcfs_fake_scheduler.hpp"
-#include "support/sim_test_util.hpp"
+#include "support/sim_fixtures.hpp"
 
 using namespace kvsched;
 using namespace kvsched::sim;
+using kvsched::test::conv_slice;
 using kvsched::test::FcfsFakeScheduler;
+using kvsched::test::llama2_a100;
+using kvsched::test::toy_model;
+using kvsched::test::toy_requests;
 
 namespace {
-LatencyModel toy_model() {
-  return LatencyModel(LatencyCoeffs{.cpu_overhead_s = 0.010,
-                                    .linear_s_per_token = 0.001,
-                                    .swap_latency_s = 0.0005,
-                                    .swap_bytes_per_s = 1.0e9,
-                                    .kv_bytes_per_token = 1000});
-}
-const LatencyModel& llama2_a100() {
-  static const LatencyModel lm(fit_latency_coeffs(kvsched::test::bundled_data_dir(), model_preset("llama2-7b"),
-                                                  gpu_preset("a100-80g")));
-  return lm;
-}
-/// Requests (arrival s, prompt tokens, output tokens, content ids).
-SimRequests requests(const std::vector<std::tuple<double, int, int, std::vector<std::uint64_t>>>& rows) {
-  SimRequests r;
-  r.class_names = {"chatbot"};
-  r.class_slos = {{1.0, 0.05}};
-  for (const auto& [t, p, o, ids] : rows) {
-    RequestSpec s;
-    s.id = r.specs.size();
-    s.arrival_s = t;
-    s.prompt_tokens = p;
-    s.max_tokens = o;
-    s.oracle_output_tokens = o;
-    s.slo = r.class_slos[0];
-    s.content_ids = ids;
-    s.content_block_tokens = 16;
-    r.specs.push_back(s);
-    r.output_tokens.push_back(o);
-  }
-  r.first_arrival_s = r.specs.front().arrival_s;
-  r.last_arrival_s = r.specs.back().arrival_s;
-  return r;
-}
-SimRequests conv_slice(std::size_t n, double rate_scale) {
-  BuildOptions o;
-  o.num_requests = n;
-  o.rate_scale = rate_scale;
-  o.max_model_len = 4096;
-  return build_requests(workload_from_traces({kvsched::test::bundled_data_dir() /
-                                              "azure_llm_inference_2023/AzureLLMInferenceTrace_conv.csv"},
-                                             TraceFormat::kAuto),
-                        o);
-}
 EngineConfig small_engine() {
   EngineConfig e;
   e.num_device_blocks = 600;
@@ -140,7 +100,7 @@ TEST_CASE("cluster: round robin and least loaded assign exactly as their rules s
   const LatencyModel lm = toy_model();
   const ReplicaFactory make = [] { return std::make_unique<FcfsFakeScheduler>(1000, 100000); };
   // R0 and R1 run long; R2 arrives while both run; R3 after R1 has finished.
-  const auto reqs = requests({{0.0, 100, 200, {}}, {0.001, 100, 2, {}}, {0.002, 10, 2, {}}, {1.0, 10, 2, {}}});
+  const auto reqs = toy_requests({{0.0, 100, 200, {}}, {0.001, 100, 2, {}}, {0.002, 10, 2, {}}, {1.0, 10, 2, {}}});
   const auto rr = simulate_cluster(make, reqs, lm, cluster(3, RouterKind::kRoundRobin));
   CHECK(assignment(rr, 4) == std::vector<std::size_t>{0, 1, 2, 0});
   const auto ll = simulate_cluster(make, reqs, lm, cluster(2, RouterKind::kLeastLoaded));
@@ -159,7 +119,7 @@ TEST_CASE("cluster: kv_aware sends a request to the replica with the most free K
   // R0 (40 blocks of prompt) -> 0, R1 (8 blocks) -> 1; R2: replica 1 has more free -> 1;
   // R3 at 0.6 s: replica 0 (R0 still prefilling, 40 blocks) has 24 free, replica 1 about 50 -> 1,
   // where least_loaded would pick 0 (one outstanding against two).
-  const auto reqs = requests({{0.0, 640, 200, {}}, {0.0, 128, 200, {}}, {0.5, 16, 2, {}}, {0.6, 128, 2, {}}});
+  const auto reqs = toy_requests({{0.0, 640, 200, {}}, {0.0, 128, 200, {}}, {0.5, 16, 2, {}}, {0.6, 128, 2, {}}});
   const auto c = simulate_cluster(make, reqs, lm, cluster(2, RouterKind::kKvAware));
   CHECK(assignment(c, 4) == std::vector<std::size_t>{0, 1, 1, 1});
 }
@@ -170,7 +130,7 @@ TEST_CASE("cluster: prefix_aware follows the cached prefix, least_loaded does no
   const ReplicaFactory make = [&] { return make_scheduler("vllm_v1", e, lm); };
   const std::vector<std::uint64_t> x{1, 2, 3, 4, 5, 6, 7, 8}, y{9, 10, 11, 12, 13, 14, 15, 16};
   // A (prefix x) -> 0, B (prefix y) -> 1; both finish; C (prefix y) arrives with both idle.
-  const auto reqs = requests({{0.0, 128, 2, x}, {0.0, 128, 2, y}, {5.0, 130, 2, y}});
+  const auto reqs = toy_requests({{0.0, 128, 2, x}, {0.0, 128, 2, y}, {5.0, 130, 2, y}});
   const auto pa = simulate_cluster(make, reqs, lm, cluster(2, RouterKind::kPrefixAware));
   CHECK(assignment(pa, 3) == std::vector<std::size_t>{0, 1, 1});
   CHECK(pa.merged.stats.prefix_cache_hit_tokens >= 112);

@@ -7,43 +7,17 @@
 #include "kvsched/sim/request_builder.hpp"
 #include "kvsched/sim/simulator.hpp"
 #include "support/fcfs_fake_scheduler.hpp"
-#include "support/sim_test_util.hpp"
+#include "support/sim_fixtures.hpp"
 
 using namespace kvsched;
 using namespace kvsched::sim;
 using kvsched::test::FcfsFakeScheduler;
-
-namespace {
-/// iteration = 10 ms + 1 ms per token in the forward pass.
-LatencyModel toy_model() {
-  return LatencyModel(LatencyCoeffs{.cpu_overhead_s = 0.010,
-                                    .linear_s_per_token = 0.001,
-                                    .swap_latency_s = 0.0005,
-                                    .swap_bytes_per_s = 1.0e9,
-                                    .kv_bytes_per_token = 1000});
-}
-SimRequests requests(const std::vector<std::tuple<double, int, int>>& rows) {
-  SimRequests r;
-  r.class_names = {"chatbot"};
-  r.class_slos = {{1.0, 0.05}};
-  for (const auto& [t, p, o] : rows) {
-    RequestSpec s;
-    s.id = r.specs.size();
-    s.arrival_s = t;
-    s.prompt_tokens = p;
-    s.max_tokens = o;
-    s.oracle_output_tokens = o;
-    s.slo = r.class_slos[0];
-    r.specs.push_back(s);
-    r.output_tokens.push_back(o);
-  }
-  return r;
-}
-}  // namespace
+using kvsched::test::toy_model;
+using kvsched::test::toy_requests;
 
 TEST_CASE("two requests: token times follow the latency model step by step") {
   FcfsFakeScheduler sched(1000, 100000);
-  const auto reqs = requests({{0.0, 100, 3}, {0.05, 50, 2}});
+  const auto reqs = toy_requests({{0.0, 100, 3}, {0.05, 50, 2}});
   const SimResult r = simulate(sched, reqs, toy_model());
   // step 1 [0, .11): R0 prefill 100       -> R0 token 1 at .11
   // step 2 [.11, .171): R0 decode + R1 prefill 50 (51 tokens) -> R0 token 2, R1 token 1
@@ -76,7 +50,7 @@ TEST_CASE("two requests: token times follow the latency model step by step") {
 
 TEST_CASE("a recompute preemption shows as one long gap in the victim's token times") {
   FcfsFakeScheduler sched(100, 10);  // KV for 10 tokens
-  const auto reqs = requests({{0.0, 4, 5}, {0.0, 4, 5}});
+  const auto reqs = toy_requests({{0.0, 4, 5}, {0.0, 4, 5}});
   const SimResult r = simulate(sched, reqs, toy_model());
   // Steps (tokens): 8, 2, 1 (R1 preempted), 1, 1 (R0 ends), 6 (R1 re-prefills 4+2), 1, 1.
   const std::vector<double> r0{0.018, 0.030, 0.041, 0.052, 0.063};
@@ -96,7 +70,7 @@ TEST_CASE("a recompute preemption shows as one long gap in the victim's token ti
 
 TEST_CASE("EOS comes from the true output length when max_tokens is larger") {
   FcfsFakeScheduler sched(1000, 100000);
-  auto reqs = requests({{0.0, 10, 4}, {0.0, 10, 1}});
+  auto reqs = toy_requests({{0.0, 10, 4}, {0.0, 10, 1}});
   for (auto& s : reqs.specs) s.max_tokens = 500;  // no client cap: only EOS can end them
   const SimResult r = simulate(sched, reqs, toy_model());
   CHECK(r.outcomes[0].generated() == 4);
@@ -106,7 +80,7 @@ TEST_CASE("EOS comes from the true output length when max_tokens is larger") {
 
 TEST_CASE("idle gaps jump to the next arrival; rejected inputs become outcomes") {
   FcfsFakeScheduler sched(1000, 100000);
-  auto reqs = requests({{0.0, 10, 1}, {5.0, 10, 1}});
+  auto reqs = toy_requests({{0.0, 10, 1}, {5.0, 10, 1}});
   reqs.rejected.push_back({2.0, 9000, 3, 0, 7});
   const SimResult r = simulate(sched, reqs, toy_model());
   REQUIRE(r.outcomes.size() == 3);
@@ -153,7 +127,7 @@ class StuckScheduler : public FcfsFakeScheduler {
 
 TEST_CASE("a scheduler that stops making progress ends the run with its requests aborted") {
   StuckScheduler sched;
-  const auto reqs = requests({{0.0, 10, 2}, {1.0, 10, 2}});
+  const auto reqs = toy_requests({{0.0, 10, 2}, {1.0, 10, 2}});
   const SimResult r = simulate(sched, reqs, toy_model());
   CHECK(r.num_stuck == 2);
   CHECK(r.outcomes[0].state == RequestState::kAborted);

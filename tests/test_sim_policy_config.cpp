@@ -3,14 +3,12 @@
 // naming the file and the key.
 #include <catch2/catch.hpp>
 
-#include <cstdio>
 #include <fstream>
-#include <sstream>
 #include <string>
-#include <sys/wait.h>
 
 #include <nlohmann/json.hpp>
 
+#include "support/command.hpp"
 #include "support/sim_test_util.hpp"
 
 #ifdef KVSCHED_SIM_EXE
@@ -19,20 +17,8 @@ using kvsched::test::TempDir;
 using nlohmann::json;
 
 namespace {
-struct Run {
-  int rc;
-  std::string output;
-};
-Run run_sim(const std::string& args) {
-  const std::string cmd = std::string(KVSCHED_SIM_EXE) + " " + args + " 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::string out;
-  char buf[4096];
-  while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  const int status = ::pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+using Run = kvsched::test::CommandResult;
+Run run_sim(const std::string& args) { return kvsched::test::run_command(std::string(KVSCHED_SIM_EXE) + " " + args); }
 json read_json(const std::filesystem::path& p) {
   std::ifstream in(p);
   return json::parse(in);

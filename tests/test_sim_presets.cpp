@@ -9,27 +9,14 @@
 #include "kvsched/sim/report_json.hpp"
 #include "kvsched/sim/request_builder.hpp"
 #include "kvsched/sim/simulator.hpp"
-#include "support/sim_test_util.hpp"
+#include "support/sim_fixtures.hpp"
 
 using namespace kvsched;
 using namespace kvsched::sim;
+using kvsched::test::conv_slice;
+using kvsched::test::llama2_a100;
 
 namespace {
-const LatencyModel& llama2_a100() {
-  static const LatencyModel lm(fit_latency_coeffs(kvsched::test::bundled_data_dir(), model_preset("llama2-7b"),
-                                                  gpu_preset("a100-80g")));
-  return lm;
-}
-SimRequests conv_slice(std::size_t n, double rate_scale) {
-  BuildOptions o;
-  o.num_requests = n;
-  o.rate_scale = rate_scale;
-  o.max_model_len = 4096;
-  return build_requests(workload_from_traces({kvsched::test::bundled_data_dir() /
-                                              "azure_llm_inference_2023/AzureLLMInferenceTrace_conv.csv"},
-                                             TraceFormat::kAuto),
-                        o);
-}
 void check_invariants(const SimResult& r, const SimRequests& reqs) {
   REQUIRE(r.outcomes.size() == reqs.num_requests());
   CHECK(r.num_stuck == 0);

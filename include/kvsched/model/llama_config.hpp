@@ -91,19 +91,9 @@ struct LlamaConfig {
   /// `seed` does not change the shape; it is here so that config and weights travel together
   /// (random_weights(random_tiny(), seed)).
   [[nodiscard]] static LlamaConfig random_tiny() {
-    LlamaConfig c;
-    c.hidden_size = 256;
-    c.intermediate_size = 512;
-    c.num_hidden_layers = 4;
-    c.num_attention_heads = 4;
-    c.num_key_value_heads = 2;
-    c.vocab_size = 512;
-    c.rms_norm_eps = 1e-5;
-    c.rope_theta = 10000.0;
-    c.max_position_embeddings = 2048;
-    c.tie_word_embeddings = false;
-    c.torch_dtype = "float32";
-    return c;
+    return {.hidden_size = 256, .intermediate_size = 512, .num_hidden_layers = 4, .num_attention_heads = 4,
+            .num_key_value_heads = 2, .vocab_size = 512, .rms_norm_eps = 1e-5, .rope_theta = 10000.0,
+            .max_position_embeddings = 2048, .tie_word_embeddings = false, .torch_dtype = "float32"};
   }
 };
 

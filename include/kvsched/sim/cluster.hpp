@@ -58,24 +58,6 @@ struct ClusterResult {
 /// Makes one replica's scheduler (called once per replica).
 using ReplicaFactory = std::function<std::unique_ptr<AnyScheduler>()>;
 
-namespace detail {
-/// Appends the outcomes of the requests rejected before submission (too long), as simulate() does.
-inline void append_rejected_outcomes(SimResult& res, const SimRequests& requests) {
-  const std::size_t n = requests.specs.size();
-  for (std::size_t k = 0; k < requests.rejected.size(); ++k) {
-    const auto& rj = requests.rejected[k];
-    auto& o = res.outcomes[n + k];
-    o.id = n + k;
-    o.class_id = rj.class_id;
-    o.state = RequestState::kRejected;
-    o.arrival_s = rj.arrival_s;
-    o.prompt_tokens = rj.prompt_tokens;
-    o.output_tokens = rj.output_tokens;
-    o.slo = requests.class_slos.at(rj.class_id);
-  }
-}
-}  // namespace detail
-
 /// Replays `requests` through opt.replicas replicas made by `make`. Events in time order:
 ///   1. iterations ending at t complete (on_step_done, terminal requests become outcomes);
 ///   2. requests arriving at or before t are routed (the router sees each replica's queue and
@@ -147,17 +129,7 @@ inline void append_rejected_outcomes(SimResult& res, const SimRequests& requests
       ++num_ended;
       --states[ri].outstanding;
       if (std::isnan(first_scheduled[id])) rep.pending_blocks -= prompt_blocks(id);
-      auto& o = res.outcomes[id];
-      o.id = id;
-      o.class_id = q.spec.class_id;
-      o.state = q.state;
-      o.arrival_s = q.spec.arrival_s;
-      o.prompt_tokens = q.spec.prompt_tokens;
-      o.output_tokens = requests.output_tokens[id];
-      o.num_preemptions = q.num_preemptions;
-      o.slo = q.spec.slo;
-      o.first_scheduled_s = first_scheduled[id];
-      o.token_times_s = std::move(q.token_times_s);
+      res.outcomes[id] = RequestOutcome::of(std::move(q), requests.output_tokens[id], first_scheduled[id]);
     }
     if (opt.progress && num_ended >= next_report) {
       opt.progress(num_ended, total);

@@ -28,14 +28,7 @@ namespace kvsched::sim {
   const ReplicaResult& rr = c.replicas.at(replica);
   const auto outcomes = replica_outcomes(c, replica);
   nlohmann::json m = metrics_to_json(compute_metrics(outcomes));
-  m["num_stuck"] = rr.num_stuck;
-  m["preemptions_recompute"] = rr.stats.preemptions_recompute;
-  m["preemptions_swap"] = rr.stats.preemptions_swap;
-  m["recomputed_tokens"] = rr.stats.recomputed_tokens;
-  m["prefix_cache_hit_tokens"] = rr.stats.prefix_cache_hit_tokens;
-  m["swapped_bytes"] = rr.swapped_bytes;
-  m["iterations"] = rr.iterations;
-  m["sim_end_time_s"] = rr.end_time_s;
+  add_run_counters(m, rr);
   SimResult kv;
   kv.kv_timeline = rr.kv_timeline;
   kv.num_device_blocks = rr.num_device_blocks;

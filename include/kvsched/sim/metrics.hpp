@@ -7,6 +7,7 @@
 #include <limits>
 #include <optional>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "kvsched/core/request.hpp"
@@ -27,6 +28,14 @@ struct RequestOutcome {
   Slo slo{};
   double first_scheduled_s = std::numeric_limits<double>::quiet_NaN();  // first time in a batch
   std::vector<double> token_times_s;    // time of every output token (s)
+
+  /// The outcome of terminal request `r` (its token times moved out), with its true output
+  /// length (tokens) and the time it was first in a batch (s, NaN if never).
+  [[nodiscard]] static RequestOutcome of(Request&& r, std::int32_t output_tokens, double first_scheduled_s) {
+    return {.id = r.id(), .class_id = r.spec.class_id, .state = r.state, .arrival_s = r.spec.arrival_s,
+            .prompt_tokens = r.spec.prompt_tokens, .output_tokens = output_tokens, .num_preemptions = r.num_preemptions,
+            .slo = r.spec.slo, .first_scheduled_s = first_scheduled_s, .token_times_s = std::move(r.token_times_s)};
+  }
 
   [[nodiscard]] std::int32_t generated() const { return static_cast<std::int32_t>(token_times_s.size()); }
   /// Time to first token: first token time minus arrival.

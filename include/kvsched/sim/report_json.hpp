@@ -83,22 +83,30 @@ inline void add_kv_usage(nlohmann::json& metrics, nlohmann::json& run, const Sim
 /// One entry of "runs": {"policy", "metrics": {metrics_to_json + scheduler counters +
 /// sim_wall_s}, "per_class": {class: metrics_to_json}, "cdf": {"p", "ttft_s", "tbt_s",
 /// "tbt_max_s"}, "kv_timeline": see add_kv_usage}. sim_wall_s is null when with_wall_time is false (for byte-identical files).
+/// The scheduler's counters of one run into `metrics`: num_stuck, preemptions by recompute
+/// and by swap, recomputed and prefix-cache-hit tokens, swapped_bytes, iterations and
+/// sim_end_time_s. `R`: SimResult, or a cluster's ReplicaResult (the same member names).
+template <class R>
+void add_run_counters(nlohmann::json& metrics, const R& r) {
+  metrics["num_stuck"] = r.num_stuck;
+  metrics["preemptions_recompute"] = r.stats.preemptions_recompute;
+  metrics["preemptions_swap"] = r.stats.preemptions_swap;
+  metrics["recomputed_tokens"] = r.stats.recomputed_tokens;
+  metrics["prefix_cache_hit_tokens"] = r.stats.prefix_cache_hit_tokens;
+  metrics["swapped_bytes"] = r.swapped_bytes;
+  metrics["iterations"] = r.iterations;
+  metrics["sim_end_time_s"] = r.end_time_s;
+}
+
 [[nodiscard]] inline nlohmann::json run_to_json(const SimResult& r, const SimRequests& reqs, bool with_wall_time = true) {
   const Metrics all = compute_metrics(r.outcomes);
   nlohmann::json m = metrics_to_json(all);
   m["num_rejected_too_long"] = reqs.rejected.size();
   m["num_clipped_prompt"] = reqs.num_clipped_prompt;
   m["num_clipped_output"] = reqs.num_clipped_output;
-  m["num_stuck"] = r.num_stuck;
-  m["preemptions_recompute"] = r.stats.preemptions_recompute;
-  m["preemptions_swap"] = r.stats.preemptions_swap;
-  m["recomputed_tokens"] = r.stats.recomputed_tokens;
-  m["prefix_cache_hit_tokens"] = r.stats.prefix_cache_hit_tokens;
+  add_run_counters(m, r);
   m["swapped_out_blocks"] = r.stats.swapped_out_blocks;
   m["swapped_in_blocks"] = r.stats.swapped_in_blocks;
-  m["swapped_bytes"] = r.swapped_bytes;
-  m["iterations"] = r.iterations;
-  m["sim_end_time_s"] = r.end_time_s;
   m["sim_wall_s"] = with_wall_time ? nlohmann::json(r.wall_s) : nlohmann::json(nullptr);
   nlohmann::json j;
   j["policy"] = r.policy;

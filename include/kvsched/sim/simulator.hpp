@@ -80,6 +80,25 @@ struct SimResult {
   std::vector<KvSample> kv_timeline;   // one sample per iteration (SimOptions::record_kv)
 };
 
+namespace detail {
+/// Writes the outcomes of the requests rejected before submission (too long) at ids n, n+1, ...
+/// after the n submitted ones (res.outcomes already sized for all).
+inline void append_rejected_outcomes(SimResult& res, const SimRequests& requests) {
+  const std::size_t n = requests.specs.size();
+  for (std::size_t k = 0; k < requests.rejected.size(); ++k) {
+    const auto& rj = requests.rejected[k];
+    auto& o = res.outcomes[n + k];
+    o.id = n + k;
+    o.class_id = rj.class_id;
+    o.state = RequestState::kRejected;
+    o.arrival_s = rj.arrival_s;
+    o.prompt_tokens = rj.prompt_tokens;
+    o.output_tokens = rj.output_tokens;
+    o.slo = requests.class_slos.at(rj.class_id);
+  }
+}
+}  // namespace detail
+
 /// Simulated duration of one iteration (s): the forward time of the plan (the ground-truth
 /// clock's when `truth` is given, else the model's) times `compute_scale` (latency noise),
 /// plus plan_swap_s(); with `overlap_swap` the larger of the two.
@@ -121,17 +140,7 @@ struct SimResult {
       if (id >= n || ended[id]) continue;
       ended[id] = 1;
       ++num_ended;
-      auto& o = res.outcomes[id];
-      o.id = id;
-      o.class_id = r.spec.class_id;
-      o.state = r.state;
-      o.arrival_s = r.spec.arrival_s;
-      o.prompt_tokens = r.spec.prompt_tokens;
-      o.output_tokens = requests.output_tokens[id];
-      o.num_preemptions = r.num_preemptions;
-      o.slo = r.spec.slo;
-      o.first_scheduled_s = first_scheduled[id];
-      o.token_times_s = std::move(r.token_times_s);
+      res.outcomes[id] = RequestOutcome::of(std::move(r), requests.output_tokens[id], first_scheduled[id]);
     }
     if (opt.progress && num_ended >= next_report) {
       opt.progress(num_ended, total);
@@ -190,17 +199,7 @@ struct SimResult {
     sched.on_step_done(StepResult{now, outputs});
     collect();
   }
-  for (std::size_t k = 0; k < requests.rejected.size(); ++k) {
-    const auto& rj = requests.rejected[k];
-    auto& o = res.outcomes[n + k];
-    o.id = n + k;
-    o.class_id = rj.class_id;
-    o.state = RequestState::kRejected;
-    o.arrival_s = rj.arrival_s;
-    o.prompt_tokens = rj.prompt_tokens;
-    o.output_tokens = rj.output_tokens;
-    o.slo = requests.class_slos.at(rj.class_id);
-  }
+  detail::append_rejected_outcomes(res, requests);
   if (opt.progress) opt.progress(total, total);
   res.stats = sched.stats();
   if (opt.record_kv) res.num_device_blocks = sched.block_manager().num_device_blocks();
