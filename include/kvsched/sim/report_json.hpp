@@ -80,9 +80,6 @@ inline void add_kv_usage(nlohmann::json& metrics, nlohmann::json& run, const Sim
   run["kv_timeline"] = {{"t_s", std::move(t)}, {"used_blocks", std::move(u)}, {"promised_blocks", std::move(p)}};
 }
 
-/// One entry of "runs": {"policy", "metrics": {metrics_to_json + scheduler counters +
-/// sim_wall_s}, "per_class": {class: metrics_to_json}, "cdf": {"p", "ttft_s", "tbt_s",
-/// "tbt_max_s"}, "kv_timeline": see add_kv_usage}. sim_wall_s is null when with_wall_time is false (for byte-identical files).
 /// The scheduler's counters of one run into `metrics`: num_stuck, preemptions by recompute
 /// and by swap, recomputed and prefix-cache-hit tokens, swapped_bytes, iterations and
 /// sim_end_time_s. `R`: SimResult, or a cluster's ReplicaResult (the same member names).
@@ -98,6 +95,9 @@ void add_run_counters(nlohmann::json& metrics, const R& r) {
   metrics["sim_end_time_s"] = r.end_time_s;
 }
 
+/// One entry of "runs": {"policy", "metrics": {metrics_to_json + scheduler counters +
+/// sim_wall_s}, "per_class": {class: metrics_to_json}, "cdf": {"p", "ttft_s", "tbt_s",
+/// "tbt_max_s"}, "kv_timeline": see add_kv_usage}. sim_wall_s is null when with_wall_time is false (for byte-identical files).
 [[nodiscard]] inline nlohmann::json run_to_json(const SimResult& r, const SimRequests& reqs, bool with_wall_time = true) {
   const Metrics all = compute_metrics(r.outcomes);
   nlohmann::json m = metrics_to_json(all);
