@@ -2,6 +2,7 @@
 // cluster benchmarks: llama2-7b on h100-80g (fitted latency model, KV pool at 0.9 of memory in
 // 16-token blocks, 512 host blocks) and the whole bundled Azure conv trace (19,366 requests).
 #pragma once
+#include "kvsched/core/engine_config.hpp"
 #include "kvsched/hardware/hardware.hpp"
 #include "kvsched/latency/profile_fit.hpp"
 #include "kvsched/sim/data_dir.hpp"

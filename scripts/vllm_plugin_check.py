@@ -153,7 +153,9 @@ def main() -> int:
     counts = {k: len(re.findall(rf"\] ?{k} |\s{k} ", text)) for k in ("admit", "chunk", "preempt", "hold")}
     check(counts["admit"] >= args.requests, f"log: {counts['admit']} admissions")
     check(counts["chunk"] > 0, f"log: {counts['chunk']} prefill chunks")
-    check(counts["preempt"] > 0, f"log: {counts['preempt']} preemptions")
+    # Not a check: length-aware admission often leaves no preemption at all (0 to 8 seen in runs
+    # of 40 and 200 requests, against 82 with vLLM's own decisions); the count depends on timing.
+    print(f"log: {counts['preempt']} preemptions")
     stats = re.findall(r"stats .*", text)
     print(f"log: {counts['hold']} hold-back steps; last stats: {stats[-1] if stats else 'none'}")
     for mode, r in res.items():

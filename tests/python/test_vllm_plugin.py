@@ -1,6 +1,6 @@
 """kvsched.vllm: its pure-Python decisions (always run) and the end-to-end check against a real
-vLLM (scripts/vllm_plugin_check.py, run with the venv in $KVSCHED_VLLM_VENV, default
-/work/venv-vllm or <repo>/.venv-vllm; skipped when there is none)."""
+vLLM (scripts/vllm_plugin_check.py, run with the venv in $KVSCHED_VLLM_VENV, else <repo>/.venv-vllm;
+skipped when there is none)."""
 import importlib.util
 import os
 import subprocess
@@ -70,7 +70,7 @@ def test_slo_chunk():
 
 def _vllm_python():
     env = os.environ.get("KVSCHED_VLLM_VENV")
-    cands = [Path(env)] if env else [Path("/work/venv-vllm"), ROOT / ".venv-vllm"]
+    cands = [Path(env)] if env else [ROOT / ".venv-vllm"]
     for c in cands:
         if (c / "bin" / "python").exists():
             return c / "bin" / "python"
