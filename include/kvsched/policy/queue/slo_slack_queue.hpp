@@ -56,8 +56,8 @@ struct SloSlackQueueConfig {
 ///
 /// Kept incrementally (an IncrementalQueue): per tier (returning, new), one set per distinct
 /// TBT SLO, sorted by the start deadline, which does not change while a request waits. Enqueue and dequeue cost
-/// O(log n); candidates() costs O(max_candidates x number of distinct TBT SLOs), never a
-/// sort of the whole queue.
+/// O(log n); candidates() costs O(B log n + max_candidates x log B) for B distinct TBT SLOs
+/// (a heap merge of the buckets' heads), never a sort of the whole queue.
 ///
 /// Running requests (order_running): decodes first, then ongoing prefills by slack, so that a
 /// long prompt's chunk takes what decodes leave (docs/design.md section 3.3.1). Decodes are
@@ -208,31 +208,36 @@ class SloSlackQueue {
   /// Appends the new requests with deadline in [lo, hi): grouped around the band's anchor (its
   /// most urgent one) into similar, looser and tighter TBT SLO, each by deadline.
   void append_band(std::vector<Request*>& out, const Buckets& fresh, double lo, double hi) {
+    band_.clear();  // each bucket's [lo, hi) range, found once: two lookups per bucket
     const Entry* anchor = nullptr;
     double anchor_tbt = 0.0;
     for (const auto& [key, b] : fresh) {
-      const auto it = from(b, lo);
-      if (it != b.entries.end() && it->deadline_s < hi && (!anchor || *it < *anchor)) anchor = &*it, anchor_tbt = b.tbt_s;
+      const Head h{from(b, lo), hi == kInf ? b.entries.end() : from(b, hi)};
+      if (h.first == h.second) continue;
+      band_.push_back({h, b.tbt_s});
+      if (!anchor || *h.first < *anchor) anchor = &*h.first, anchor_tbt = b.tbt_s;
     }
     if (!anchor) return;
     for (SloGroup g : {SloGroup::kSimilar, SloGroup::kLooser, SloGroup::kTighter}) {
       if (out.size() >= config.max_candidates) return;
       heads_.clear();
-      for (const auto& [key, b] : fresh)
-        if (slo_group(b.tbt_s, anchor_tbt, config.similar_ratio) == g)
-          heads_.push_back({from(b, lo), hi == kInf ? b.entries.end() : from(b, hi)});
+      for (const auto& [h, tbt] : band_)
+        if (slo_group(tbt, anchor_tbt, config.similar_ratio) == g) heads_.push_back(h);
       merge_heads(out);
     }
   }
-  /// Appends the merge (by deadline) of heads_ to out, up to max_candidates.
+  /// Appends the merge (by deadline) of heads_ to out, up to max_candidates: a min-heap of
+  /// the heads, O(B + K log B) for B buckets and K requests handed out.
   void merge_heads(std::vector<Request*>& out) {
-    while (out.size() < config.max_candidates) {
-      Head* best = nullptr;
-      for (Head& h : heads_)
-        if (h.first != h.second && (!best || *h.first < *best->first)) best = &h;
-      if (!best) return;
-      out.push_back(best->first->req);
-      ++best->first;
+    std::erase_if(heads_, [](const Head& h) { return h.first == h.second; });
+    const auto later = [](const Head& a, const Head& b) { return *b.first < *a.first; };
+    std::make_heap(heads_.begin(), heads_.end(), later);
+    while (!heads_.empty() && out.size() < config.max_candidates) {
+      std::pop_heap(heads_.begin(), heads_.end(), later);
+      Head& h = heads_.back();
+      out.push_back(h.first->req);
+      if (++h.first == h.second) heads_.pop_back();
+      else std::push_heap(heads_.begin(), heads_.end(), later);
     }
   }
 
@@ -241,6 +246,7 @@ class SloSlackQueue {
   std::unordered_map<RequestId, Where> where_;                               // id -> its entry
   std::size_t size_ = 0;
   std::vector<Head> heads_;                                                  // scratch for candidates()
+  std::vector<std::pair<Head, double>> band_;                                // scratch for append_band(): range, TBT SLO
   mutable std::vector<std::pair<double, Request*>> keyed_;                   // scratch for order_waiting()
 };
 static_assert(QueuePolicy<SloSlackQueue> && IncrementalQueue<SloSlackQueue>);
