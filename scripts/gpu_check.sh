@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # GPU check, for a machine with an NVIDIA GPU (about 5 minutes): builds the CUDA backend for the
-# GPU that is present (nvidia-smi --query-gpu=compute_cap), runs the GPU tests (paged attention
-# against the CPU reference, swap round trip, KV writes: cuda/tests), the KV integrity test under
-# the scheduler with fault injection (CPU reference), then kvsched-gpu-bench, and prints swap
+# GPU that is present (nvidia-smi --query-gpu=compute_cap), runs the GPU tests (cuda/tests: paged
+# attention against the CPU reference, swap round trip, KV writes, and KV integrity under the
+# scheduler: every preset driving the CUDA backend in lockstep with the CPU one), the CPU KV
+# integrity test with fault injection, then kvsched-gpu-bench, and prints swap
 # GB/s against the host link and decode attention GB/s against the device's memory bandwidth.
 #   bash scripts/gpu_check.sh               # on a GPU machine
 #   bash scripts/gpu_check.sh --build-only  # no GPU: configure and build only (CUDA_ARCH, default 90)
@@ -41,9 +42,10 @@ if [[ -z "$arch" ]]; then
   fi
 fi
 echo "gpu_check: building for sm_$arch with $("$nvcc_bin" --version | tail -1) in $build"
+mkdir -p "$build"
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DKVSCHED_CUDA=ON -DCMAKE_CUDA_COMPILER="$nvcc_bin" \
-  -DCMAKE_CUDA_ARCHITECTURES="$arch" -DKVSCHED_BUILD_TESTS=ON -DKVSCHED_BUILD_BENCH=ON -DKVSCHED_BUILD_EXAMPLES=OFF > "$build.configure.log" 2>&1 ||
-  { tail -30 "$build.configure.log" >&2; echo "gpu_check: configure failed (log: $build.configure.log)" >&2; exit 1; }
+  -DCMAKE_CUDA_ARCHITECTURES="$arch" -DKVSCHED_BUILD_TESTS=ON -DKVSCHED_BUILD_BENCH=ON -DKVSCHED_BUILD_EXAMPLES=OFF > "$build/configure.log" 2>&1 ||
+  { tail -30 "$build/configure.log" >&2; echo "gpu_check: configure failed (log: $build/configure.log)" >&2; exit 1; }
 cmake --build "$build" -j"$(nproc)" --target kvsched-cuda-tests kvsched-gpu-bench test_backend_kv_integrity
 echo "gpu_check: built in $(( $(date +%s) - start )) s"
 ((build_only)) && { echo "gpu_check: --build-only: done"; exit 0; }

@@ -32,19 +32,99 @@ def test_slo_from_extra_args_and_defaults():
         p.slo_of({"tbt_slo_s": "fast"})
 
 
+def test_slo_from_priority_classes():
+    p = _policy()
+    classes = p.parse_priority_slos('{"0": [1, 0.05], "2": [30, 1.0]}')
+    assert p.slo_of(None, priority=0, by_priority=classes) == p.SloSpec(1.0, 0.05)
+    assert p.slo_of(None, priority=1, by_priority=classes) == p.SloSpec(p.DEFAULT_TTFT_SLO_S, p.DEFAULT_TBT_SLO_S)
+    assert p.slo_of({"tbt_slo_s": 0.2}, priority=2, by_priority=classes) == p.SloSpec(30.0, 0.2)  # extra_args first
+    assert p.parse_priority_slos("") == {}
+    for bad, msg in (("[1]", "JSON object"), ('{"x": [1, 1]}', "priority 'x'"), ('{"0": [1]}', r"\[0\] must be"),
+                     ('{"0": [1, -2]}', r"\[0\]\[1\] \(tbt\)"), ("{", "not JSON")):
+        with pytest.raises(ValueError, match=msg):
+            p.parse_priority_slos(bad)
+
+
 def test_orders():
     p = _policy()
     tight, loose = p.SloSpec(1.0, 0.05), p.SloSpec(10.0, 0.5)
     # returning first; then the earlier deadline (arrival + ttft), even if it arrived later
-    keys = {"late_tight": p.waiting_key(False, 5.0, tight, 6.0),
-            "early_loose": p.waiting_key(False, 0.0, loose, 6.0),
-            "returning": p.waiting_key(True, 9.0, loose, 6.0)}
+    keys = {"late_tight": p.waiting_key(False, 5.0, tight),
+            "early_loose": p.waiting_key(False, 0.0, loose),
+            "returning": p.waiting_key(True, 9.0, loose)}
     assert sorted(keys, key=keys.get) == ["returning", "late_tight", "early_loose"]
     # victim: the loosest TBT first, then the fewest computed tokens
     v = {"a": p.victim_key(tight, 10, 0.0), "b": p.victim_key(loose, 100, 0.0),
          "c": p.victim_key(loose, 10, 0.0)}
     assert max(v, key=v.get) == "c"
     assert sorted(v, key=v.get)[0] == "a"
+
+
+class _Req:
+    """The fields of a vLLM Request that SlackQueue and AdmissionGate read."""
+
+    def __init__(self, rid, arrival, ttft, prompt=32, max_tokens=32, preemptions=0):
+        self.request_id, self.arrival_time, self.ttft = rid, arrival, ttft
+        self.num_prompt_tokens, self.max_tokens, self.num_preemptions = prompt, max_tokens, preemptions
+        self.num_computed_tokens = self.num_output_tokens = 0
+
+
+def _queue(p):
+    return p.SlackQueue(lambda r: p.waiting_key(r.num_preemptions > 0, r.arrival_time, p.SloSpec(r.ttft, 0.1)))
+
+
+def test_slack_queue_keeps_the_order_as_requests_come_and_go():
+    p = _policy()
+    q = _queue(p)
+    a, b, c, d = _Req("a", 0.0, 10.0), _Req("b", 1.0, 2.0), _Req("c", 2.0, 5.0), _Req("d", 3.0, 9.0, preemptions=1)
+    for r in (a, b, c):
+        q.add_request(r)
+    q.prepend_request(d)  # a preempted request: first, as returning
+    assert [r.request_id for r in q] == ["d", "b", "c", "a"]  # deadlines 3 | 7 10 ...
+    q.remove_request(c)
+    q.remove_requests([a, _Req("x", 0, 1)])  # unknown ones are ignored, as vLLM's queue does
+    assert len(q) == 2 and q.peek_request() is d and q.pop_request() is d and q.pop_request() is b
+    assert not q
+    with pytest.raises(IndexError):
+        q.peek_request()
+    with pytest.raises(ValueError):
+        q.remove_request(a)
+    # the same order as a full sort of the keys, over a random stream of adds and pops
+    import random
+    rng = random.Random(1)
+    ref = []
+    for i in range(500):
+        if ref and rng.random() < 0.4:
+            ref.sort(key=q._key)
+            assert q.pop_request() is ref.pop(0)
+        else:
+            r = _Req(str(i), rng.random() * 100, rng.choice((1.0, 5.0, 20.0)), preemptions=rng.random() < 0.1)
+            q.add_request(r)
+            ref.append(r)
+    assert list(q) == sorted(ref, key=q._key)
+
+
+def test_admission_gate_holds_the_first_request_that_does_not_fit_and_all_after_it():
+    p = _policy()
+    h = p.OutputHistory(min_samples=1)
+    h.add(32)
+    q = _queue(p)
+    reqs = [_Req(str(i), float(i), 10.0, prompt=96) for i in range(4)]  # (96 + 32) / 16 = 8 blocks each
+    reqs.append(_Req("back", 9.0, 10.0, prompt=500, preemptions=1))   # returning: always passes
+    for r in reqs:
+        q.add_request(r)
+    q.gate = p.AdmissionGate(free_blocks=20, block_size=16, history=h, idle=False)
+    admitted = []
+    while q:
+        assert q  # asked again for the same head: still admitted, charged once
+        admitted.append(q.pop_request().request_id)
+    assert admitted == ["back", "0", "1"]  # 20 blocks: two of 8, the third held
+    assert q.gate.held is reqs[2] and len(q) == 2
+    q.gate = None
+    assert q  # outside a scheduling pass the queue is as long as it is
+    q.gate = p.AdmissionGate(free_blocks=0, block_size=16, history=h, idle=True)
+    assert q and q.pop_request() is reqs[2]  # idle engine: the first one passes anyway
+    assert not q  # and only the first
 
 
 def test_history_estimate():

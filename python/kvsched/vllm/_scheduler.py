@@ -2,27 +2,35 @@
 decisions to vLLM's own scheduling pass (docs/vllm.md).
 
 Read against vllm 0.32.0 vllm/v1/core/sched/scheduler.py, Scheduler.schedule(): it schedules
-``self.running`` in list order, then admits from ``self.waiting`` (an FCFSRequestQueue, a deque)
-in queue order, caps every request's tokens this step at
+``self.running`` in list order, then admits from ``self.waiting`` (a RequestQueue) while the
+queue is true, head first, caps every request's tokens this step at
 ``scheduler_config.long_prefill_token_threshold`` (when > 0 and more than one request), and
 under FCFS policy preempts ``self.running[-1]`` (``_preempt_request``) when an allocation fails.
-So, around ``super().schedule()`` this class only reorders and filters those lists and sets
-that one threshold; block allocation stays in vLLM's KVCacheManager (recompute preemption;
-vLLM v1 has no swap).
+So this class replaces ``self.waiting`` with a queue kept in kvsched's order (SlackQueue, whose
+admission gate holds requests back), orders ``self.running`` when a victim may be needed, and
+sets that one threshold around ``super().schedule()``; block allocation stays in vLLM's
+KVCacheManager (recompute preemption; vLLM v1 has no swap).
+
+Per-step cost is kept independent of the queue length (issue 12's bound: under 5% of vLLM's own
+schedule() at 256 running and 4,096 waiting; scripts/vllm_plugin_cost.py measures it): the queue
+is sorted on insertion, the tightest TBT SLO among running requests and the prefilling ones are
+tracked as requests are admitted, preempted and freed, and the running list is sorted only in
+steps where an allocation can fail or the token budget can run out.
 """
 from __future__ import annotations
 
 import logging
-import math
 import os
 import time
-from typing import Any, Dict, List
+from collections import Counter
+from operator import attrgetter
+from typing import Any, Dict, Set
 
-from vllm.v1.core.sched.request_queue import SchedulingPolicy
+from vllm.v1.core.sched.request_queue import RequestQueue, SchedulingPolicy
 from vllm.v1.core.sched.scheduler import Scheduler as _VllmScheduler
 
-from ._policy import (OutputHistory, StepTimer, slo_chunk_tokens, slo_of, victim_key,
-                      waiting_key)
+from ._policy import (AdmissionGate, OutputHistory, SlackQueue, StepTimer, parse_priority_slos,
+                      slo_chunk_tokens, slo_of, waiting_key)
 
 log = logging.getLogger("kvsched.vllm")
 
@@ -39,16 +47,22 @@ def _setup_log_file() -> None:
         log.setLevel(logging.INFO)
 
 
+class _WaitingQueue(SlackQueue, RequestQueue):
+    """SlackQueue as a vLLM RequestQueue."""
+
+
 class Scheduler(_VllmScheduler):
     """vLLM v1 Scheduler whose waiting order, admission, chunk sizes and preemption victims
     come from kvsched's policy (see _policy.py for the sources of each decision).
 
     Knobs (environment, read once at start): KVSCHED_VLLM_TTFT_SLO_S / KVSCHED_VLLM_TBT_SLO_S
-    (defaults for requests without extra_args SLOs; 10 s / 0.5 s), KVSCHED_VLLM_ADMISSION
-    ("length", the default: length-aware admission; "off": vLLM's), KVSCHED_VLLM_QUANTILE
-    (history quantile, 0.5), KVSCHED_VLLM_CHUNK ("slo", the default, when chunked prefill is on;
-    "off"), KVSCHED_VLLM_MODE ("policy", the default; "observe": vLLM's own decisions, only
-    logged, for a baseline), KVSCHED_VLLM_LOG (log file). Needs scheduler policy "fcfs" (ValueError otherwise).
+    (defaults for requests without extra_args SLOs; 10 s / 0.5 s), KVSCHED_VLLM_PRIORITY_SLOS
+    (JSON, priority -> [ttft_s, tbt_s]: SLOs by the request's priority when extra_args has none),
+    KVSCHED_VLLM_ADMISSION ("length", the default: length-aware admission; "off": vLLM's),
+    KVSCHED_VLLM_QUANTILE (history quantile, 0.5), KVSCHED_VLLM_CHUNK ("slo", the default, when
+    chunked prefill is on; "off"), KVSCHED_VLLM_MODE ("policy", the default; "observe": vLLM's own
+    decisions, only logged, for a baseline), KVSCHED_VLLM_LOG (log file). Needs scheduler policy
+    "fcfs" (ValueError otherwise).
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -60,6 +74,7 @@ class Scheduler(_VllmScheduler):
         env = os.environ.get
         self._ttft_default = float(env("KVSCHED_VLLM_TTFT_SLO_S", "10"))
         self._tbt_default = float(env("KVSCHED_VLLM_TBT_SLO_S", "0.5"))
+        self._by_priority = parse_priority_slos(env("KVSCHED_VLLM_PRIORITY_SLOS"))
         self._admission = env("KVSCHED_VLLM_ADMISSION", "length")
         self._chunking = env("KVSCHED_VLLM_CHUNK", "slo")
         self._observe = env("KVSCHED_VLLM_MODE", "policy") == "observe"
@@ -71,13 +86,19 @@ class Scheduler(_VllmScheduler):
                 raise ValueError(f"kvsched.vllm: {name}={v!r}, expected one of {ok}")
         self._history = OutputHistory(quantile=float(env("KVSCHED_VLLM_QUANTILE", "0.5")))
         self._timer = StepTimer()
-        self._slo_cache: Dict[str, Any] = {}
+        if not self._observe:
+            assert not self.waiting, "the waiting queue is replaced before any request arrives"
+            self.waiting = _WaitingQueue(lambda r: waiting_key(r.num_preemptions > 0, r.arrival_time, self._slo(r)))
+        self._slos: Dict[str, Any] = {}           # request id -> SloSpec, until freed
+        self._running_tbt: Dict[str, float] = {}  # running request id -> its TBT SLO (s)
+        self._tbt_count: Counter = Counter()      # TBT SLO (s) -> running requests with it
+        self._prefilling: Set[str] = set()        # running requests whose prompt is not all computed
         self._last_step: Any = None  # (start time, tokens) of the previous schedule()
         self._last_hold: Any = None  # (count, first id) of the last logged hold-back
         # held_back counts request-steps; total_s / super_s: perf_counter seconds of the whole
-        # schedule() and of vLLM's part of it.
+        # schedule() and of vLLM's part of it; sorts: steps that put running in victim order.
         self.kvsched_stats = {"calls": 0, "admitted": 0, "held_back": 0, "preempted": 0,
-                              "chunks": 0, "total_s": 0.0, "super_s": 0.0}
+                              "chunks": 0, "sorts": 0, "total_s": 0.0, "super_s": 0.0}
         log.info("kvsched.vllm.Scheduler start: block_size=%d blocks=%d admission=%s chunk=%s "
                  "chunked_prefill=%s max_num_batched_tokens=%d", self.block_size,
                  self.kv_cache_manager.block_pool.get_num_free_blocks(), self._admission,
@@ -85,36 +106,60 @@ class Scheduler(_VllmScheduler):
                  self.max_num_scheduled_tokens)
 
     def _slo(self, request):
-        s = self._slo_cache.get(request.request_id)
+        """The request's SloSpec, computed once (kept by request id until it is freed: not on
+        the vLLM Request, whose attribute layout vLLM's hot loops rely on)."""
+        s = self._slos.get(request.request_id)
         if s is None:
             extra = request.sampling_params.extra_args if request.sampling_params else None
-            s = slo_of(extra, self._ttft_default, self._tbt_default)
-            self._slo_cache[request.request_id] = s
+            s = slo_of(extra, self._ttft_default, self._tbt_default, request.priority, self._by_priority)
+            self._slos[request.request_id] = s
         return s
 
-    def _admit_filter(self, ordered: List[Any]) -> List[Any]:
-        """Length-aware admission: the prefix of new requests in ``ordered`` whose predicted
-        footprint (prompt + history-estimated output, in blocks) fits the free blocks less one
-        per running request; returning (preempted) requests always pass; at least one request
-        passes when nothing runs. Returns the held-back ones (removed from ``ordered``)."""
-        free = self.kv_cache_manager.block_pool.get_num_free_blocks() - len(self.running)
-        keep, held = [], []
-        for r in ordered:
-            if held:
-                held.append(r)
-                continue
-            if r.num_preemptions > 0 or r.num_computed_tokens > 0:
-                keep.append(r)
-                continue
-            est = self._history.estimate(r.num_output_tokens, r.max_tokens)
-            need = math.ceil((r.num_prompt_tokens + est) / self.block_size)
-            if need <= free or (not self.running and not keep):
-                free -= need
-                keep.append(r)
-            else:
-                held.append(r)
-        ordered[:] = keep
-        return held
+    def _untrack(self, request_id: str) -> None:
+        """The request left the running set (preempted or freed)."""
+        tbt = self._running_tbt.pop(request_id, None)
+        if tbt is not None:
+            self._tbt_count[tbt] -= 1
+            if not self._tbt_count[tbt]:
+                del self._tbt_count[tbt]
+        self._prefilling.discard(request_id)
+
+    def _track_admitted(self, out) -> None:
+        """Requests admitted (new or resumed) by this step enter the running set."""
+        ids = [nr.req_id for nr in out.scheduled_new_reqs]
+        ids.extend(out.scheduled_cached_reqs.resumed_req_ids)
+        for rid in ids:
+            r = self.requests[rid]
+            tbt = self._slo(r).tbt_s
+            self._running_tbt[rid] = tbt
+            self._tbt_count[tbt] += 1
+            if r.num_computed_tokens < r.num_prompt_tokens:
+                self._prefilling.add(rid)
+
+    def _victim_order(self) -> None:
+        """Puts self.running in victim order, the most preemptible last (vLLM's FCFS victim is
+        running[-1]): loosest TBT SLO, then fewest computed tokens (cheapest recompute), then
+        latest arrival (victim_key). Stable sorts, least significant key first (C-level keys
+        but the TBT SLO's)."""
+        run, tbt = self.running, self._running_tbt
+        run.sort(key=attrgetter("arrival_time"))
+        run.sort(key=attrgetter("num_computed_tokens"), reverse=True)
+        run.sort(key=lambda r: tbt[r.request_id])
+
+    def _may_need_victims(self) -> bool:
+        """Whether this step can preempt or run out of token budget among running requests:
+        free blocks below one per running request plus the budget's worth, or the prefilling
+        requests' remaining prompt tokens plus one per decode above the budget. Otherwise the
+        running order decides nothing and the sort is skipped."""
+        budget = self.max_num_scheduled_tokens
+        free = self.kv_cache_manager.block_pool.get_num_free_blocks()
+        if free < len(self.running) + -(-budget // self.block_size) + 1:
+            return True
+        demand = len(self.running) - len(self._prefilling)
+        for rid in self._prefilling:
+            r = self.requests[rid]
+            demand += r.num_prompt_tokens - r.num_computed_tokens
+        return demand > budget
 
     def schedule(self, *args: Any, **kwargs: Any):
         """One vLLM step with kvsched's orders, admission and chunk cap applied around
@@ -124,22 +169,26 @@ class Scheduler(_VllmScheduler):
             self._timer.observe(t0 - self._last_step[0], self._last_step[1])
         if self._observe:
             return self._observed_schedule(t0, *args, **kwargs)
-        now = time.time()
-        # Victim order: vLLM (FCFS) preempts running[-1] first, so the most preemptible last.
-        self.running.sort(key=lambda r: victim_key(self._slo(r), r.num_computed_tokens, r.arrival_time))
-        # Waiting order: returning first, then TTFT slack.
-        ordered = sorted(self.waiting, key=lambda r: waiting_key(
-            r.num_preemptions > 0, r.arrival_time, self._slo(r), now))
-        held = self._admit_filter(ordered) if self._admission == "length" else []
-        self.waiting.clear()
-        self.waiting.extend(ordered)
+        st = self.kvsched_stats
+        self._prefilling = {rid for rid in self._prefilling
+                            if self.requests[rid].num_computed_tokens < self.requests[rid].num_prompt_tokens}
+        if self.running and self._may_need_victims():
+            self._victim_order()
+            st["sorts"] += 1
+        gate = None
+        if self._admission == "length":
+            gate = AdmissionGate(self.kv_cache_manager.block_pool.get_num_free_blocks() - len(self.running),
+                                 self.block_size, self._history, idle=not self.running)
+            self.waiting.gate = gate
         cfg = self.scheduler_config
         old_thr = cfg.long_prefill_token_threshold
         chunk = None
-        if self._chunking == "slo" and cfg.enable_chunked_prefill and (self.running or ordered):
-            reqs = self.running + ordered[:1]
-            tight = min(self._slo(r).tbt_s for r in reqs)
-            decodes = sum(1 for r in self.running if r.num_computed_tokens >= r.num_prompt_tokens)
+        admit_head = bool(self.waiting)  # with the gate set: the head will be admitted
+        if self._chunking == "slo" and cfg.enable_chunked_prefill and (self.running or admit_head):
+            tight = min(self._tbt_count) if self._tbt_count else float("inf")
+            if admit_head:
+                tight = min(tight, self._slo(self.waiting.peek_request()).tbt_s)
+            decodes = len(self.running) - len(self._prefilling)
             chunk = slo_chunk_tokens(tight, self._timer.s_per_token, decodes, self.block_size,
                                      self.max_num_scheduled_tokens)
             cfg.long_prefill_token_threshold = chunk
@@ -149,10 +198,11 @@ class Scheduler(_VllmScheduler):
         finally:
             cfg.long_prefill_token_threshold = old_thr
             t2 = time.perf_counter()
-            self.waiting.extend(held)  # held-back requests keep their place after the rest
-        self._log_step(out, held, chunk)
+            self.waiting.gate = None
+        self._track_admitted(out)
+        held = len(self.waiting) if gate is not None and gate.held is not None else 0
+        self._log_step(out, held, gate.held if held else None, chunk)
         t3 = time.perf_counter()
-        st = self.kvsched_stats
         st["calls"] += 1
         st["total_s"] += t3 - t0
         st["super_s"] += t2 - t1
@@ -165,38 +215,45 @@ class Scheduler(_VllmScheduler):
         """KVSCHED_VLLM_MODE=observe: vLLM's own schedule(), decisions logged as in policy mode."""
         out = super().schedule(*args, **kwargs)
         t2 = time.perf_counter()
-        self._log_step(out, [], None)
+        self._log_step(out, 0, None, None, every_request=True)
         st = self.kvsched_stats
         st["calls"] += 1
         st["total_s"] += time.perf_counter() - t0
         st["super_s"] += t2 - t0
         return out
 
-    def _log_step(self, out, held, chunk) -> None:
+    def _log_step(self, out, held: int, first_held, chunk, every_request: bool = False) -> None:
+        """Logs admissions, chunks (requests given more than one token: the new and resumed ones
+        and the prefilling ones, or with ``every_request`` all) and hold-backs."""
         st = self.kvsched_stats
+        n_tok = out.num_scheduled_tokens
         for nr in out.scheduled_new_reqs:
             st["admitted"] += 1
-            log.info("admit %s tokens=%d", nr.req_id, out.num_scheduled_tokens[nr.req_id])
-        for rid in out.scheduled_cached_reqs.resumed_req_ids:
+            log.info("admit %s tokens=%d", nr.req_id, n_tok[nr.req_id])
+        resumed = out.scheduled_cached_reqs.resumed_req_ids
+        for rid in resumed:
             st["admitted"] += 1
-            log.info("readmit %s tokens=%d", rid, out.num_scheduled_tokens[rid])
-        for rid, n in out.num_scheduled_tokens.items():
+            log.info("readmit %s tokens=%d", rid, n_tok[rid])
+        cands = n_tok if every_request else set(self._prefilling).union(
+            resumed, (nr.req_id for nr in out.scheduled_new_reqs))
+        for rid in cands:
+            n = n_tok.get(rid, 0)
             if n > 1:
                 st["chunks"] += 1
                 log.info("chunk %s tokens=%d cap=%s", rid, n, chunk)
-        st["held_back"] += len(held)
-        sig = (len(held), held[0].request_id) if held else None
+        st["held_back"] += held
+        sig = (held, first_held.request_id) if held else None
         if sig != self._last_hold:  # logged when the held-back set changes, not every step
             self._last_hold = sig
             if held:
-                log.info("hold %d requests (first %s)", len(held), held[0].request_id)
+                log.info("hold %d requests (first %s)", held, first_held.request_id)
 
     def _log_stats(self) -> None:
         st = self.kvsched_stats
         n = max(1, st["calls"])
-        log.info("stats calls=%d admitted=%d held_back=%d preempted=%d chunks=%d "
+        log.info("stats calls=%d admitted=%d held_back=%d preempted=%d chunks=%d sorts=%d "
                  "added_us_per_call=%.1f super_us_per_call=%.1f", st["calls"], st["admitted"],
-                 st["held_back"], st["preempted"], st["chunks"],
+                 st["held_back"], st["preempted"], st["chunks"], st["sorts"],
                  1e6 * (st["total_s"] - st["super_s"]) / n, 1e6 * st["super_s"] / n)
 
     def _preempt_request(self, request, *args: Any, **kwargs: Any) -> None:
@@ -204,12 +261,14 @@ class Scheduler(_VllmScheduler):
         self.kvsched_stats["preempted"] += 1
         log.info("preempt %s computed=%d tbt_slo=%.3g", request.request_id,
                  request.num_computed_tokens, self._slo(request).tbt_s)
+        self._untrack(request.request_id)
         super()._preempt_request(request, *args, **kwargs)
 
     def _free_request(self, request, *args: Any, **kwargs: Any):
         """vLLM's free, plus: the finished request's output length feeds the history."""
         self._history.add(request.num_output_tokens)
-        self._slo_cache.pop(request.request_id, None)
+        self._untrack(request.request_id)
+        self._slos.pop(request.request_id, None)
         return super()._free_request(request, *args, **kwargs)
 
     def shutdown(self) -> None:
