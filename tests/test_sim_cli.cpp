@@ -181,8 +181,6 @@ TEST_CASE("kvsched-sim --plot writes PNGs, or says what to install") {
   CHECK_FALSE(std::filesystem::exists(d.path() / "none"));
 }
 
-#else
-TEST_CASE("kvsched-sim CLI tests need the examples (-DKVSCHED_BUILD_EXAMPLES=ON)") { WARN("kvsched-sim not built: skipped"); }
 TEST_CASE("kvsched-sim: --max-num-batched-tokens and --max-num-seqs reach every preset; absent, each keeps its own") {
   TempDir d;
   const auto given = d.path() / "given.json";
@@ -214,4 +212,32 @@ TEST_CASE("kvsched-sim: --max-num-batched-tokens and --max-num-seqs reach every 
   CHECK(jg["runs"][2]["metrics"] != ja["runs"][2]["metrics"]);
 }
 
+
+TEST_CASE("kvsched-sim --cpu-overhead engine: serial CPU work for vllm_v0 and sarathi, overlapped for vllm_v1") {
+  TempDir d;
+  const std::string common = "-q --num-requests 60 --policy vllm_v1,vllm_v0,sarathi --no-wall-time --json ";
+  nlohmann::json j[3];
+  const char* modes[3] = {"engine", "serial", "async"};
+  for (int i = 0; i < 3; ++i) {
+    const auto path = d.path() / (std::string(modes[i]) + ".json");
+    const Run r = run_sim(common + path.string() + " --cpu-overhead " + modes[i]);
+    INFO(r.output);
+    REQUIRE(r.rc == 0);
+    j[i] = nlohmann::json::parse(slurp(path));
+  }
+  const auto& engine = j[0]["runs"];
+  const auto& serial = j[1]["runs"];
+  const auto& async = j[2]["runs"];
+  CHECK(engine[0]["metrics"] == async[0]["metrics"]);   // vllm_v1: async scheduling
+  CHECK(engine[1]["metrics"] == serial[1]["metrics"]);  // vllm_v0: CPU work between forward passes
+  CHECK(engine[2]["metrics"] == serial[2]["metrics"]);  // sarathi: likewise
+  CHECK(serial[1]["metrics"] != async[1]["metrics"]);   // the mode matters at this load
+  CHECK(j[0]["config"]["clock"]["cpu_overhead"] == "engine");
+  const Run bad = run_sim("-q --num-requests 5 --cpu-overhead sometimes");
+  CHECK(bad.rc == 2);
+  CHECK_THAT(bad.output, Catch::Contains("async, serial, off or engine"));
+}
+
+#else
+TEST_CASE("kvsched-sim CLI tests need the examples (-DKVSCHED_BUILD_EXAMPLES=ON)") { WARN("kvsched-sim not built: skipped"); }
 #endif

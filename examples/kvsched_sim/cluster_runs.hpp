@@ -52,7 +52,7 @@ struct RunOutputs {
 [[nodiscard]] inline sim::ClusterResult run_one(const RunSpec& s, const sim::SimRequests& reqs, const sim::PreparedSim& prep,
                                                 const sim::SimOptions& sopt) {
   const sim::ReplicaFactory make = [&] { return sim::make_policy_scheduler(prep, s.policy); };
-  return sim::simulate_cluster(make, reqs, *prep.latency, s.cluster, sopt);
+  return sim::simulate_cluster(make, reqs, sim::latency_for(prep, s.policy), s.cluster, sim::sim_options_for(prep, s.policy, sopt));
 }
 
 /// Runs every spec on `threads` threads (0 = every core). With one thread the bar shows each

@@ -107,7 +107,8 @@ inline void add_options(CLI::App& app, Options& o) {
           "--latency-json '{\"cpu_overhead_s\": 0.004, \"cpu_overhead_mode\": \"serial\"}'");
   eng.add("--cpu-overhead", o.cpu_overhead,
           "CPU work per iteration: async (max(cpu, gpu): vLLM v1 async scheduling), serial (cpu + gpu: "
-          "vLLM V0, Vidur's profile) or off",
+          "vLLM V0, Vidur's profile), off, or engine (each preset as its engine: serial for vllm_v0 and "
+          "sarathi, whose engines schedule between forward passes, async for the others)",
           kShowDefault);
   eng.add("--latency-noise", o.latency_noise,
           "CV of a per-iteration multiplicative lognormal noise (mean 1) on compute time, seeded by --seed",

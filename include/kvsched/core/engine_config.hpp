@@ -20,8 +20,9 @@ struct EngineDefaults {
   /// forward pass, as vLLM v1's async scheduling (default in 0.32/0.33: `VllmConfig`
   /// `async_scheduling=None` becomes True, `AsyncScheduler`) and SGLang's overlap scheduler
   /// do; false for engines whose CPU work sits between forward passes (vLLM v0,
-  /// Sarathi-Serve). A simulator charges CPU overhead in series only where this is false
-  /// (the latency model's CPU-overhead mode: async where true, serial where false).
+  /// Sarathi-Serve). kvsched-sim's `--cpu-overhead engine` charges CPU overhead in series
+  /// only where this is false (sim::latency_for: serial mode where false, async where true);
+  /// its other modes apply one CPU-overhead mode to every preset.
   bool async_scheduling = true;
 };
 

@@ -73,7 +73,8 @@ struct SimSetup {
   std::string max_tokens;                 // trace, model-len, or a number (empty: trace, model-len in the default run)
   bool overlap_swap = false;
   // clock (docs/latency_model.md)
-  std::string cpu_overhead = "async";     // async (vLLM v1), serial (V0 profile), off
+  std::string cpu_overhead = "async";     // async (vLLM v1), serial (V0 profile), off, engine (each preset's
+                                          // engine: serial where EngineDefaults::async_scheduling is false)
   double latency_noise = 0.0;             // CV of the per-iteration lognormal noise, in [0, 10]
   std::string ground_truth = "model";     // model, profile (the simulator's clock; policies predict with the model)
   std::optional<double> slo_margin;       // AccelGen chunkers' spare fraction of the TBT SLO, in [0, 1)
@@ -141,6 +142,10 @@ struct PreparedSim {
   std::shared_ptr<const LatencyModel> latency;  // over coeffs
   SimRequests requests;
   std::shared_ptr<const ProfileClock> ground_truth;  // the profile clock (ground_truth "profile"), else null
+  /// cpu_overhead "engine": latency and ground_truth with serial CPU overhead, for presets whose
+  /// engine does not overlap its CPU work with the forward pass; null otherwise.
+  std::shared_ptr<const LatencyModel> latency_serial;
+  std::shared_ptr<const ProfileClock> ground_truth_serial;
   SimOptions sim;                        // block size, overlap_swap, clock (no progress callback)
   std::vector<PolicySpec> policies;      // every preset when the setup names none
 };
@@ -271,9 +276,9 @@ inline EngineConfig engine_config(const SimSetup& o, const ModelSpec& model, con
   p.engine = detail::engine_config(o, p.model, p.gpu, max_model_len);
   FitOptions fopt;
   try {
-    fopt.cpu_mode = parse_cpu_overhead_mode(o.cpu_overhead);
-  } catch (const std::invalid_argument& e) {
-    throw UsageError(std::string("--cpu-overhead: ") + e.what());
+    fopt.cpu_mode = o.cpu_overhead == "engine" ? CpuOverheadMode::kAsync : parse_cpu_overhead_mode(o.cpu_overhead);
+  } catch (const std::invalid_argument&) {
+    throw UsageError("--cpu-overhead must be async, serial, off or engine, got '" + o.cpu_overhead + "'");
   }
   if (!(o.latency_noise >= 0.0 && o.latency_noise <= 10.0)) throw UsageError("--latency-noise must be in [0, 10]");
   if (o.ground_truth != "model" && o.ground_truth != "profile") {
@@ -292,11 +297,20 @@ inline EngineConfig engine_config(const SimSetup& o, const ModelSpec& model, con
     }
   }
   p.latency = std::make_shared<const LatencyModel>(p.coeffs);
+  if (o.cpu_overhead == "engine") {
+    LatencyCoeffs serial = p.coeffs;
+    serial.cpu_mode = CpuOverheadMode::kSerial;
+    p.latency_serial = std::make_shared<const LatencyModel>(serial);
+  }
   if (o.ground_truth == "profile") {
-    p.ground_truth = std::make_shared<const ProfileClock>(
-        read_vidur_attention(p.data_dir / "vidur_profiling" / "a100_legacy" / "attention_llama2-70b_tp2.csv"), *p.latency,
-        fit_report.prefill_head_scale, fit_report.decode_head_scale, fit_report.compute_scale,
-        fit_report.bandwidth_scale, p.model.num_layers);
+    const AttentionProfile legacy =
+        read_vidur_attention(p.data_dir / "vidur_profiling" / "a100_legacy" / "attention_llama2-70b_tp2.csv");
+    const auto clock = [&](const LatencyModel& m) {
+      return std::make_shared<const ProfileClock>(legacy, m, fit_report.prefill_head_scale, fit_report.decode_head_scale,
+                                                  fit_report.compute_scale, fit_report.bandwidth_scale, p.model.num_layers);
+    };
+    p.ground_truth = clock(*p.latency);
+    if (p.latency_serial) p.ground_truth_serial = clock(*p.latency_serial);
   }
   if (o.slo_margin) {  // an override of every preset whose chunker has slo_margin (AccelGen's)
     for (auto& spec : p.policies) {
@@ -313,18 +327,37 @@ inline EngineConfig engine_config(const SimSetup& o, const ModelSpec& model, con
   return p;
 }
 
-/// The scheduler of policy `spec` on the prepared engine and latency model.
+/// Whether policy `spec` runs with serial CPU overhead under cpu_overhead "engine": its preset's
+/// engine does not overlap CPU work with the forward pass (EngineDefaults::async_scheduling
+/// false: vLLM v0, Sarathi-Serve). False in every other cpu_overhead mode.
+[[nodiscard]] inline bool serial_cpu(const PreparedSim& p, const PolicySpec& spec) {
+  return p.latency_serial &&
+         !make_scheduler(spec.preset, p.engine, *p.latency, spec.overrides, spec.name)->engine_defaults().async_scheduling;
+}
+
+/// The latency model policy `spec` predicts and runs with (p.latency, or p.latency_serial).
+[[nodiscard]] inline const LatencyModel& latency_for(const PreparedSim& p, const PolicySpec& spec) {
+  return serial_cpu(p, spec) ? *p.latency_serial : *p.latency;
+}
+
+/// `so` with the ground-truth clock of policy `spec` (the serial one where serial_cpu()).
+[[nodiscard]] inline SimOptions sim_options_for(const PreparedSim& p, const PolicySpec& spec, SimOptions so) {
+  if (so.ground_truth && serial_cpu(p, spec)) so.ground_truth = p.ground_truth_serial.get();
+  return so;
+}
+
+/// The scheduler of policy `spec` on the prepared engine and its latency model.
 [[nodiscard]] inline std::unique_ptr<AnyScheduler> make_policy_scheduler(const PreparedSim& p, const PolicySpec& spec) {
-  return make_scheduler(spec.preset, p.engine, *p.latency, spec.overrides, spec.name);
+  return make_scheduler(spec.preset, p.engine, latency_for(p, spec), spec.overrides, spec.name);
 }
 
 /// Simulates one policy of the prepared run. progress(ended, total) may be empty.
 [[nodiscard]] inline SimResult run_policy(const PreparedSim& p, const PolicySpec& spec,
                                           std::function<void(std::size_t, std::size_t)> progress = {}) {
   auto sched = make_policy_scheduler(p, spec);
-  SimOptions so = p.sim;
+  SimOptions so = sim_options_for(p, spec, p.sim);
   so.progress = std::move(progress);
-  return simulate(*sched, p.requests, *p.latency, so);
+  return simulate(*sched, p.requests, latency_for(p, spec), so);
 }
 
 /// What rerunning needs beside the workload: {"policies": [{"name", "preset", "overrides":
