@@ -239,7 +239,7 @@ def simulate(trace: Union[None, str, Sequence[str]] = None, workload: Optional[s
     seed, arrival, cv, trace_format, slo_class, slo_ttft, slo_tbt, gpu_memory_utilization,
     kv_blocks, block_size, swap_space_gib, max_num_seqs, max_num_batched_tokens, max_model_len,
     no_prefix_caching, context_overflow, max_tokens, overlap_swap, cpu_overhead ("async",
-    "serial", "off"), latency_noise (CV in [0, 10]), ground_truth ("model", "profile"),
+    "serial", "off", "engine"), latency_noise (CV in [0, 10]), ground_truth ("model", "profile"),
     slo_margin (in [0, 1)), data_dir. ``wall_time``:
     record sim_wall_s (off: metrics are deterministic). ValueError for a bad setting or file."""
     setup: Dict[str, Any] = dict(options)

@@ -28,6 +28,7 @@ from typing import Any, Dict, Set
 
 from vllm.v1.core.sched.request_queue import RequestQueue, SchedulingPolicy
 from vllm.v1.core.sched.scheduler import Scheduler as _VllmScheduler
+from vllm.v1.request import RequestStatus
 
 from ._policy import (AdmissionGate, OutputHistory, SlackQueue, StepTimer, parse_priority_slos,
                       slo_chunk_tokens, slo_of, waiting_key)
@@ -265,8 +266,10 @@ class Scheduler(_VllmScheduler):
         super()._preempt_request(request, *args, **kwargs)
 
     def _free_request(self, request, *args: Any, **kwargs: Any):
-        """vLLM's free, plus: the finished request's output length feeds the history."""
-        self._history.add(request.num_output_tokens)
+        """vLLM's free, plus: a request that ended by a stop condition or its length cap feeds
+        its output length to the history (an aborted or failed one says nothing about lengths)."""
+        if request.status in (RequestStatus.FINISHED_STOPPED, RequestStatus.FINISHED_LENGTH_CAPPED):
+            self._history.add(request.num_output_tokens)
         self._untrack(request.request_id)
         self._slos.pop(request.request_id, None)
         return super()._free_request(request, *args, **kwargs)
