@@ -145,7 +145,7 @@ class Scheduler(_VllmScheduler):
         run, tbt = self.running, self._running_tbt
         run.sort(key=attrgetter("arrival_time"))
         run.sort(key=attrgetter("num_computed_tokens"), reverse=True)
-        run.sort(key=lambda r: tbt[r.request_id])
+        run.sort(key=lambda r: tbt.get(r.request_id) or self._slo(r).tbt_s)
 
     def _may_need_victims(self) -> bool:
         """Whether this step can preempt or run out of token budget among running requests:
@@ -171,8 +171,9 @@ class Scheduler(_VllmScheduler):
         if self._observe:
             return self._observed_schedule(t0, *args, **kwargs)
         st = self.kvsched_stats
+        reqs = self.requests
         self._prefilling = {rid for rid in self._prefilling
-                            if self.requests[rid].num_computed_tokens < self.requests[rid].num_prompt_tokens}
+                            if rid in reqs and reqs[rid].num_computed_tokens < reqs[rid].num_prompt_tokens}
         if self.running and self._may_need_victims():
             self._victim_order()
             st["sorts"] += 1
