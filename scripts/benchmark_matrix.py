@@ -212,10 +212,12 @@ def main():
 
 
 def run_4x(sim, base, w):
-    """vllm_v1 with 4x the device KV blocks of the workload's engine (its --kv-blocks)."""
+    """vllm_v1 with 4x the device KV blocks of the workload's engine (its --kv-blocks), on a
+    what-if GPU of the same speed with 4x the memory (--gpu-memory-gib; kvsched-sim refuses a
+    pool larger than the GPU)."""
     name, key, model, gpu, _ = w
-    blocks = kv_blocks_of(sim, model, gpu)
-    res, eng = run_sim(sim, base + ["--policy", REF, "--kv-blocks", str(4 * blocks)])
+    blocks, mem_gib = kv_blocks_of(sim, model, gpu)
+    res, eng = run_sim(sim, base + ["--policy", REF, "--kv-blocks", str(4 * blocks), "--gpu-memory-gib", str(4 * mem_gib)])
     return {FOURX: res[REF]}, eng
 
 
@@ -223,12 +225,16 @@ _BLOCKS = {}
 
 
 def kv_blocks_of(sim, model, gpu):
+    """(device KV blocks of the default engine, GPU memory in GiB) for model on gpu."""
     if (model, gpu) not in _BLOCKS:
-        res = subprocess.run([sim, "--model", model, "--gpu", gpu, "--trace", os.path.join(ROOT, TRACES["conv"][0]),
-                              "--num-requests", "1", "--policy", REF, "-q"], capture_output=True, text=True, check=True)
-        for line in res.stdout.splitlines():
-            if " KV blocks of " in line:
-                _BLOCKS[(model, gpu)] = int(line.split(":")[1].split("KV blocks")[0].strip())
+        with tempfile.TemporaryDirectory() as d:
+            out = os.path.join(d, "one.json")
+            subprocess.run([sim, "--model", model, "--gpu", gpu, "--trace", os.path.join(ROOT, TRACES["conv"][0]),
+                            "--num-requests", "1", "--policy", REF, "-q", "--json", out],
+                           capture_output=True, text=True, check=True)
+            with open(out, encoding="utf-8") as f:
+                cfg = json.load(f)["config"]
+        _BLOCKS[(model, gpu)] = (cfg["engine"]["num_device_blocks"], cfg["gpu"]["memory_bytes"] / 2**30)
     return _BLOCKS[(model, gpu)]
 
 

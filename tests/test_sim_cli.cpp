@@ -238,6 +238,26 @@ TEST_CASE("kvsched-sim --cpu-overhead engine: serial CPU work for vllm_v0 and sa
   CHECK_THAT(bad.output, Catch::Contains("async, serial, off or engine"));
 }
 
+TEST_CASE("kvsched-sim --gpu-memory-gib: a what-if GPU holds a pool its preset cannot; bad values exit 2") {
+  TempDir d;
+  const auto json = d.path() / "big.json";
+  const std::string common = "-q --num-requests 20 --policy vllm_v1 --model llama2-7b --gpu a100-40g --kv-blocks 10980";
+  const Run too_big = run_sim(common);  // 10,980 blocks of 16 tokens x 512 KiB = 85.8 GiB > 40 GiB
+  CHECK(too_big.rc == 2);
+  CHECK_THAT(too_big.output, Catch::Contains("exceeds the 40"));
+  const Run ok = run_sim(common + " --gpu-memory-gib 160 --json " + json.string());
+  INFO(ok.output);
+  REQUIRE(ok.rc == 0);
+  const auto j = nlohmann::json::parse(slurp(json));
+  CHECK(j["config"]["gpu"]["memory_bytes"] == std::int64_t{160} * 1024 * 1024 * 1024);
+  CHECK(j["config"]["engine"]["num_device_blocks"] == 10980);
+  for (const char* bad : {"0", "-1", "nan", "1e7"}) {
+    const Run r = run_sim(std::string("-q --num-requests 5 --gpu-memory-gib ") + bad);
+    INFO(bad << ": " << r.output);
+    CHECK(r.rc == 2);
+  }
+}
+
 #else
 TEST_CASE("kvsched-sim CLI tests need the examples (-DKVSCHED_BUILD_EXAMPLES=ON)") { WARN("kvsched-sim not built: skipped"); }
 #endif

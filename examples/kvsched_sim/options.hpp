@@ -82,6 +82,8 @@ inline void add_options(CLI::App& app, Options& o) {
           "JSON file: {\"preset\", \"overrides\", \"name\"}, a list of them, or a run config (--json's config.rerun)");
   eng.add("--model", o.model, "Model preset", kShowDefault);
   eng.add("--gpu", o.gpu, "GPU preset", kShowDefault);
+  eng.add("--gpu-memory-gib", o.gpu_memory_gib,
+          "GPU memory (GiB) instead of the preset's, same speed: a what-if GPU (e.g. 4x the KV blocks)");
   eng.add("--gpu-memory-utilization", o.gpu_memory_utilization, "Share of GPU memory for weights + KV (vLLM)",
           kShowDefault);
   eng.add("--kv-blocks", o.kv_blocks, "Device KV pool size in blocks (default: from model, GPU, utilisation)");

@@ -236,7 +236,7 @@ def simulate(trace: Union[None, str, Sequence[str]] = None, workload: Optional[s
     names or {"preset", "overrides", "name"} dicts (default: every preset). ``engine``,
     ``latency``: overrides of the engine config and of the fitted latency coefficients.
     ``options``: kvsched-sim's flags with '_' for '-': rate, rate_scale, duration, num_requests,
-    seed, arrival, cv, trace_format, slo_class, slo_ttft, slo_tbt, gpu_memory_utilization,
+    seed, arrival, cv, trace_format, slo_class, slo_ttft, slo_tbt, gpu_memory_gib, gpu_memory_utilization,
     kv_blocks, block_size, swap_space_gib, max_num_seqs, max_num_batched_tokens, max_model_len,
     no_prefix_caching, context_overflow, max_tokens, overlap_swap, cpu_overhead ("async",
     "serial", "off", "engine"), latency_noise (CV in [0, 10]), ground_truth ("model", "profile"),

@@ -61,6 +61,8 @@ struct SimSetup {
   // model, GPU, engine
   std::string model = "llama2-7b";
   std::string gpu = "h100-80g";
+  std::optional<double> gpu_memory_gib;   // the GPU's memory (GiB) instead of its preset's: a what-if GPU with more
+                                          // (or less) memory and the same speed, e.g. for "4x the KV blocks" runs
   double gpu_memory_utilization = 0.9;
   std::optional<std::int32_t> kv_blocks;
   std::int32_t block_size = 16;
@@ -268,6 +270,12 @@ inline EngineConfig engine_config(const SimSetup& o, const ModelSpec& model, con
     p.gpu = gpu_preset(o.gpu);
   } catch (const std::invalid_argument& e) {
     throw UsageError(e.what());
+  }
+  if (o.gpu_memory_gib) {
+    if (!(*o.gpu_memory_gib > 0.0 && *o.gpu_memory_gib <= 1e6)) {
+      throw UsageError("--gpu-memory-gib must be in (0, 1e6] GiB, got " + std::to_string(*o.gpu_memory_gib));
+    }
+    p.gpu.memory_bytes = static_cast<std::int64_t>(*o.gpu_memory_gib * 1073741824.0);
   }
   const std::int32_t max_model_len = o.max_model_len ? *o.max_model_len : p.model.max_model_len;
   if (max_model_len < 2) throw UsageError("--max-model-len must be >= 2");

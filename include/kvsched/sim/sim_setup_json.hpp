@@ -29,6 +29,7 @@ struct JsonFields<sim::SimSetup> {
     KVSCHED_JSON_FIELD(slo_tbt);
     KVSCHED_JSON_FIELD(model);
     KVSCHED_JSON_FIELD(gpu);
+    KVSCHED_JSON_FIELD(gpu_memory_gib);
     KVSCHED_JSON_FIELD(gpu_memory_utilization);
     KVSCHED_JSON_FIELD(kv_blocks);
     KVSCHED_JSON_FIELD(block_size);
