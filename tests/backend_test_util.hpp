@@ -11,8 +11,32 @@
 
 #include "kvsched/backend/cpu_backend.hpp"
 #include "kvsched/backend/paged_kv_tables.hpp"
+#include "kvsched/core/engine_config.hpp"
+#include "kvsched/latency/latency_model.hpp"
 
 namespace kvsched::test {
+
+/// The engine of the KV-integrity tests under the scheduler (tests/test_backend_kv_integrity.cpp,
+/// cuda/tests/test_cuda_kv_integrity.cpp): 40 device blocks of `block_size` tokens (640 tokens at
+/// 16: prompts up to 200 plus outputs up to 100 force preemptions), `host_blocks` host blocks,
+/// max_model_len 512, 256 batched tokens, 32 sequences.
+inline EngineConfig kv_integrity_engine(std::int32_t block_size, std::int32_t host_blocks) {
+  EngineConfig e;
+  e.block_size = block_size;
+  e.num_device_blocks = 40;
+  e.num_host_blocks = host_blocks;
+  e.max_model_len = 512;
+  e.max_num_batched_tokens = 256;
+  e.max_num_seqs = 32;
+  return e;
+}
+
+/// Their latency model: 5 ms of CPU and 10 us per token an iteration, swaps at 1 GB/s of
+/// `bytes_per_token` bytes of KV per token (so that swap and recompute both get chosen).
+inline LatencyModel kv_integrity_latency(std::int64_t bytes_per_token) {
+  return LatencyModel(LatencyCoeffs{.cpu_overhead_s = 0.005, .linear_s_per_token = 1e-5, .swap_bytes_per_s = 1e9,
+                                    .kv_bytes_per_token = bytes_per_token});
+}
 
 /// One attention scenario: the cache shape, query heads and per-request KV / query lengths.
 struct AttnCase {

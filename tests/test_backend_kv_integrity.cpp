@@ -17,6 +17,7 @@
 
 #include <kvsched/kvsched.hpp>
 
+#include "backend_test_util.hpp"
 #include "kvsched/backend/cpu_backend.hpp"
 #include "kvsched/backend/paged_kv_tables.hpp"
 #include "random_workload.hpp"
@@ -301,21 +302,8 @@ Outcome run(S& s, const Workload& w, const std::string& label) {
   return out;
 }
 
-EngineConfig engine(std::int32_t host_blocks) {
-  EngineConfig e;
-  e.block_size = kShape.block_size;
-  e.num_device_blocks = 40;  // 640 tokens: prompts up to 200 + outputs up to 100 force preemptions
-  e.num_host_blocks = host_blocks;
-  e.max_model_len = 512;
-  e.max_num_batched_tokens = 256;
-  e.max_num_seqs = 32;
-  return e;
-}
-
-LatencyModel latency() {
-  return LatencyModel(LatencyCoeffs{.cpu_overhead_s = 0.005, .linear_s_per_token = 1e-5, .swap_bytes_per_s = 1e9,
-                                    .kv_bytes_per_token = kShape.bytes_per_token()});
-}
+EngineConfig engine(std::int32_t host_blocks) { return test::kv_integrity_engine(kShape.block_size, host_blocks); }
+LatencyModel latency() { return test::kv_integrity_latency(kShape.bytes_per_token()); }
 
 /// P's policies with swap preemption forced where P's mode chooser has a fixed mode.
 template <class P>

@@ -16,6 +16,7 @@
 
 #include <kvsched/kvsched.hpp>
 
+#include "backend_test_util.hpp"
 #include "device_buffer.hpp"
 #include "kvsched/backend/cpu_backend.hpp"
 #include "kvsched/backend/paged_kv_tables.hpp"
@@ -32,21 +33,6 @@ constexpr std::int32_t kQoHeads = 4;                     // GQA: 2 query heads p
 struct Counts {
   std::int64_t steps = 0, finished = 0, swaps = 0, recomputes = 0, copies = 0, attention_checks = 0;
 };
-
-/// Largest relative error over (query row, head) of `got` against `want` (rows of head_dim).
-double max_row_rel_error(const std::vector<float>& got, const std::vector<float>& want) {
-  double worst = 0;
-  for (std::size_t r = 0; r < want.size(); r += kShape.head_dim) {
-    double num = 0, den = 0;
-    for (std::size_t d = r; d < r + kShape.head_dim; ++d) {
-      if (!std::isfinite(got[d])) return INFINITY;
-      num = std::max(num, std::abs(static_cast<double>(got[d]) - want[d]));
-      den = std::max(den, std::abs(static_cast<double>(want[d])));
-    }
-    worst = std::max(worst, num / std::max(den, 1e-30));
-  }
-  return worst;
-}
 
 /// Drives `s` with a random workload (arrivals, EOS, aborts; shared prefixes) for `steps`
 /// steps and then until every request ended, applying each plan to both backends.
@@ -131,7 +117,8 @@ Counts run_lockstep(S& s, std::uint64_t seed, std::int32_t steps, const std::str
       for (std::size_t i = 0; i + 1 < qo_indptr.size(); ++i) max_qo = std::max(max_qo, qo_indptr[i + 1] - qo_indptr[i]);
       gpu.paged_attention(0, batch, max_qo, dq.get(), dout.get());
       gpu.synchronize();
-      const double err = max_row_rel_error(dout.download(), want);
+      const std::vector<double> ref(want.begin(), want.end());
+      const double err = test::max_row_rel_error(dout.download(), ref, kShape.head_dim);
       if (!(err < 1e-5)) FAIL(label << " step " << step << ": GPU attention relative error " << err << " against the CPU's");
       ++out.attention_checks;
     }
@@ -160,21 +147,8 @@ Counts run_lockstep(S& s, std::uint64_t seed, std::int32_t steps, const std::str
   return out;
 }
 
-EngineConfig engine(std::int32_t host_blocks) {
-  EngineConfig e;
-  e.block_size = kShape.block_size;
-  e.num_device_blocks = 40;  // 640 tokens: prompts up to 200 + outputs up to 100 force preemptions
-  e.num_host_blocks = host_blocks;
-  e.max_model_len = 512;
-  e.max_num_batched_tokens = 256;
-  e.max_num_seqs = 32;
-  return e;
-}
-
-LatencyModel latency() {
-  return LatencyModel(LatencyCoeffs{.cpu_overhead_s = 0.005, .linear_s_per_token = 1e-5, .swap_bytes_per_s = 1e9,
-                                    .kv_bytes_per_token = kShape.bytes_per_token()});
-}
+EngineConfig engine(std::int32_t host_blocks) { return test::kv_integrity_engine(kShape.block_size, host_blocks); }
+LatencyModel latency() { return test::kv_integrity_latency(kShape.bytes_per_token()); }
 
 }  // namespace
 
