@@ -291,10 +291,13 @@ TEST_CASE("cacheopt presets serve a full-context request when the pool equals ma
   }
 }
 
-TEST_CASE("fuzz findings: Azure timestamps beyond int64 nanoseconds, TOML code points toml++ mishandles", "[reliability][sim]") {
+TEST_CASE("fuzz findings: Azure timestamps and spans beyond int64 nanoseconds, TOML code points toml++ mishandles", "[reliability][sim]") {
   CHECK_FALSE(parse_azure_timestamp_ns("4046-11-16 18:15:46.6805900").has_value());  // overflowed: UB
   CHECK(parse_azure_timestamp_ns("2023-11-16 18:15:46.6805900").has_value());
   TempDir d;
+  // Both ends fit int64 nanoseconds but their span does not: an error naming the row, not UB.
+  const auto far = d.write("far.csv", "TIMESTAMP,ContextTokens,GeneratedTokens\n1678-01-01 00:00:00,5,5\n2261-01-01 00:00:00,5,5\n");
+  CHECK_THROWS_WITH(read_azure_trace(far), Catch::Contains("far.csv:3") && Catch::Contains("too far after the first row"));
   const auto wl = d.write("w.toml", "# caf\xc3\xa9\n[[sources]]\ntrace = \"x.csv\"\n");  // U+00E9: toml++ 3.3 hits unreachable
   CHECK_THROWS_WITH(load_workload_file(wl, d.path()), Catch::Contains("U+00E9"));
   // The other two ranges where toml++ 3.3 reaches unreachable (3-byte UTF-8), on line 2.

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <variant>
 
 #include <nlohmann/json.hpp>
 
@@ -64,11 +65,11 @@ namespace detail {
     const double ms = ts->get<double>();
     if (!std::isfinite(ms) || ms < 0.0) throw io::InputError(path, line, "timestamp", "must be >= 0, got " + ts->dump());
     const auto since_first_ms = clock.relative(ms);
-    if (!since_first_ms) {
+    if (!std::holds_alternative<double>(since_first_ms)) {
       throw io::InputError(path, line, "timestamp", "timestamps must not decrease (earlier than the previous line)");
     }
     TraceRequest r;
-    r.arrival_s = *since_first_ms * 1e-3;
+    r.arrival_s = std::get<double>(since_first_ms) * 1e-3;
     r.prompt_tokens = static_cast<std::int32_t>(detail::jsonl_integer(rec, "input_length", 1, path, line));
     r.output_tokens = static_cast<std::int32_t>(detail::jsonl_integer(rec, "output_length", 1, path, line));
     if (const auto h = rec.find("hash_ids"); h != rec.end() && !h->is_null()) {
