@@ -27,7 +27,8 @@ build() {
   local t=$1
   if [[ ! -x "$out/$t" || "fuzz/$t.cpp" -nt "$out/$t" || -n "$(find include fuzz -newer "$out/$t" -name '*.hpp' -print -quit)" ]]; then
     echo "fuzz.sh: building $t"
-    "$cxx" "${flags[@]}" "fuzz/$t.cpp" -o "$out/$t" -lfmt -lpthread
+    # shellcheck disable=SC2046
+    "$cxx" "${flags[@]}" "fuzz/$t.cpp" -o "$out/$t" -lfmt $(pkg-config --libs absl_flat_hash_map) -lpthread
   fi
 }
 jobs=${FUZZ_JOBS:-$(nproc)}

@@ -5,7 +5,7 @@ set -euo pipefail
 # --fuzz: also clang and its libFuzzer/sanitizer runtime, for scripts/fuzz.sh only (the main
 # build uses GCC).
 pkgs=(build-essential cmake catch2 libbenchmark-dev libeigen3-dev libcli11-dev
-      nlohmann-json3-dev libfmt-dev libcpp-httplib-dev libtomlplusplus-dev pkg-config python3 python3-dev python3-venv
+      nlohmann-json3-dev libfmt-dev libabsl-dev libcpp-httplib-dev libtomlplusplus-dev pkg-config python3 python3-dev python3-venv
       python3-matplotlib curl)
 if [[ "${1:-}" == "--fuzz" ]]; then pkgs+=(clang libclang-rt-14-dev); fi
 missing=()

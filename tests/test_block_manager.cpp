@@ -204,3 +204,21 @@ TEST_CASE("block manager: unknown request ids throw", "[block_manager]") {
   std::vector<BlockCopy> out;
   CHECK_THROWS_AS(bm.swap_out(42, out), std::out_of_range);
 }
+
+TEST_CASE("block manager: fork and transfer_reservation stay correct when the request map grows", "[block_manager][cow]") {
+  // The request map is an open-addressing table: inserting the child or the receiver may move
+  // every entry. ASan reports any use of the parent's entry from before the insertion.
+  BlockManager bm(4, 4096, 0, false);
+  REQUIRE(bm.allocate_slots(1, 6));
+  REQUIRE(bm.set_reservation(2, 3000));
+  for (RequestId child = 1000; child < 1300; ++child) {
+    bm.fork(1, child);
+    REQUIRE(bm.block_table(child).size() == 2);
+    CHECK(bm.block_table(child)[0] == bm.block_table(1)[0]);
+    bm.transfer_reservation(2, child + 10'000, 1);
+    CHECK(bm.unused_reservation(child + 10'000) == 1);
+  }
+  CHECK(bm.device_pool().ref_count(bm.block_table(1)[0]) == 301);
+  CHECK(bm.unused_reservation(2) == 3000 - 300);
+  bm.check_invariants();
+}

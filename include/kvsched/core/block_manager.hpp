@@ -14,9 +14,10 @@
 #include <span>
 #include <stdexcept>
 #include <string>
-#include <unordered_map>
 #include <utility>
 #include <vector>
+
+#include <absl/container/flat_hash_map.h>
 
 #include "kvsched/core/block_hash.hpp"
 #include "kvsched/core/block_pool.hpp"
@@ -202,9 +203,9 @@ class BlockManager {
   /// Moves `blocks` of `from`'s unmaterialised promise to `to` (CacheOPT embedding: a guest
   /// runs inside its host's unused reservation). Throws std::logic_error if `from` has less.
   void transfer_reservation(RequestId from, RequestId to, std::int32_t blocks) {
+    if (blocks < 0 || unmaterialised(seq(from)) < blocks) throw std::logic_error("transfer_reservation: not enough unused reservation");
+    auto& t = seqs_[to];  // may rehash: look `from` up after it
     auto& f = seq(from);
-    if (blocks < 0 || unmaterialised(f) < blocks) throw std::logic_error("transfer_reservation: not enough unused reservation");
-    auto& t = seqs_[to];
     const std::int32_t before = unmaterialised(f) + unmaterialised(t);
     f.reserved -= blocks;
     t.reserved = std::max(t.reserved, static_cast<std::int32_t>(t.device.size())) + blocks;
@@ -267,10 +268,11 @@ class BlockManager {
   /// Makes `child` share every device block of `parent` (parallel sampling, beam search);
   /// the first write into a shared partial block copies it (see allocate_slots).
   void fork(RequestId parent, RequestId child) {
-    const auto& p = seq(parent);
+    (void)seq(parent);  // throws for an unknown parent before anything changes
     if (has(child)) throw std::logic_error("fork: child " + std::to_string(child) + " already exists");
-    auto& c = seqs_[child];
-    c.device = seqs_.at(parent).device;
+    auto& c = seqs_[child];  // may rehash: look the parent up after it
+    const auto& p = seq(parent);
+    c.device = p.device;
     c.num_hashed = p.num_hashed;
     c.last_hash = p.last_hash;
     for (BlockId b : c.device) device_.add_ref(b);
@@ -342,7 +344,11 @@ class BlockManager {
   std::int32_t block_size_;
   bool prefix_caching_;
   BlockPool device_, host_;
-  std::unordered_map<RequestId, Seq> seqs_;
+  // Abseil's open-addressing map: the simulator looks a request up several times per step
+  // (allocate_slots, commit_computed), and with std::unordered_map's node chasing those lookups
+  // were half of a 64-replica cluster run (bench/README.md). Not pointer-stable: a Seq& dies
+  // at the next insertion.
+  absl::flat_hash_map<RequestId, Seq> seqs_;
   std::int32_t promised_ = 0;
   BlockId null_block_ = kNoBlock;  // vLLM v1's null block (reserve_null_block), or none
 };

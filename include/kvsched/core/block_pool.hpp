@@ -7,8 +7,9 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
-#include <unordered_map>
 #include <vector>
+
+#include <absl/container/flat_hash_map.h>
 
 #include "kvsched/core/types.hpp"
 
@@ -181,7 +182,7 @@ class BlockPool {
   std::vector<BlockId> clean_;        // stack of clean free blocks
   BlockId lru_head_ = kNoBlock, lru_tail_ = kNoBlock;
   std::int32_t num_cached_free_ = 0;
-  std::unordered_map<std::uint64_t, BlockId> cached_;  // content hash -> block
+  absl::flat_hash_map<std::uint64_t, BlockId> cached_;  // content hash -> block (see BlockManager::seqs_)
 };
 
 }  // namespace kvsched
