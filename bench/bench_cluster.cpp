@@ -1,6 +1,7 @@
 // Cluster simulation throughput: the Azure conv trace (19,366 requests) replayed k x faster on
-// R replicas behind least_loaded, vllm_v1 on each, llama2-7b on h100-80g (the CLI default).
-// BM_ClusterAzureConv/<replicas>/<rate x>/<copies>. Figures: bench/README.md.
+// R replicas behind least_loaded, vllm_v1 on each, llama2-7b on h100-80g (the CLI default),
+// the replicas advanced on T threads (ClusterOptions::threads).
+// BM_ClusterAzureConv/<replicas>/<rate x>/<copies>/<threads>. Figures: bench/README.md.
 #include <benchmark/benchmark.h>
 
 #include "azure_conv_setup.hpp"
@@ -27,6 +28,7 @@ void BM_ClusterAzureConv(benchmark::State& state) {
   kvsched::sim::ClusterOptions c;
   c.replicas = replicas;
   c.router = kvsched::sim::RouterKind::kLeastLoaded;
+  c.threads = static_cast<std::size_t>(state.range(3));
   const kvsched::sim::ReplicaFactory make = [&] { return kvsched::make_scheduler("vllm_v1", s.engine, s.lm); };
   std::int64_t iterations = 0;
   for (auto _ : state) {
@@ -39,16 +41,22 @@ void BM_ClusterAzureConv(benchmark::State& state) {
   state.counters["requests_per_s"] =
       benchmark::Counter(static_cast<double>(reqs.specs.size()), benchmark::Counter::kIsIterationInvariantRate);
 }
-// The target (64 replicas, 16x), then constant load per replica (rate x = replicas / 4) with the
-// trace growing with the cluster (16, 64, 256 replicas), then a longer trace on 64 replicas.
+// The target (64 replicas, 16x) on one thread and on two, then constant load per replica (rate
+// x = replicas / 4) with the trace growing with the cluster (16, 64, 256 replicas), then a
+// longer trace on 64 replicas, each on one thread and on two.
 BENCHMARK(BM_ClusterAzureConv)
-    ->ArgNames({"replicas", "rate", "copies"})
-    ->Args({1, 1, 1})
-    ->Args({64, 16, 1})
-    ->Args({16, 4, 1})
-    ->Args({64, 16, 4})
-    ->Args({256, 64, 16})
-    ->Args({64, 16, 2})
+    ->ArgNames({"replicas", "rate", "copies", "threads"})
+    ->Args({1, 1, 1, 1})
+    ->Args({64, 16, 1, 1})
+    ->Args({64, 16, 1, 2})
+    ->Args({16, 4, 1, 1})
+    ->Args({16, 4, 1, 2})
+    ->Args({64, 16, 4, 1})
+    ->Args({64, 16, 4, 2})
+    ->Args({256, 64, 16, 1})
+    ->Args({256, 64, 16, 2})
+    ->Args({64, 16, 2, 1})
+    ->Args({64, 16, 2, 2})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 

@@ -242,3 +242,47 @@ TEST_CASE("cluster runs give the same JSON on one thread and on two") {
   };
   CHECK(run_all(1) == run_all(2));
 }
+
+TEST_CASE("replicas advanced on 1, 2 or 3 threads give the same cluster, for every router") {
+  const SimRequests reqs = conv_slice(300, 12.0);
+  const EngineConfig e = small_engine();
+  SimOptions so = sim_options(e.block_size);
+  so.latency_noise_cv = 0.1;  // every replica its own noise stream
+  so.noise_seed = 3;
+  for (const std::string policy : {"vllm_v1", "cacheopt"}) {
+    const ReplicaFactory make = [&] { return make_scheduler(policy, e, llama2_a100()); };
+    for (auto router : {RouterKind::kRoundRobin, RouterKind::kLeastLoaded, RouterKind::kKvAware, RouterKind::kPrefixAware}) {
+      INFO(policy << " " << to_string(router));
+      ClusterOptions c = cluster(5, router);
+      const auto one = cluster_run_to_json(simulate_cluster(make, reqs, llama2_a100(), c, so), reqs, false);
+      CHECK(one.at("metrics").at("num_finished").get<std::size_t>() > 0);
+      for (std::size_t threads : {2, 3}) {
+        c.threads = threads;
+        std::vector<std::size_t> seen;
+        SimOptions sp = so;
+        sp.progress = [&](std::size_t done, std::size_t) { seen.push_back(done); };
+        CHECK(cluster_run_to_json(simulate_cluster(make, reqs, llama2_a100(), c, sp), reqs, false) == one);
+        CHECK(std::is_sorted(seen.begin(), seen.end()));
+        REQUIRE_FALSE(seen.empty());
+        CHECK(seen.back() == reqs.specs.size() + reqs.rejected.size());
+      }
+    }
+  }
+}
+
+TEST_CASE("LockstepTeam runs every member once per phase and rethrows the lowest member's error") {
+  for (std::size_t threads : {1, 2, 4}) {
+    LockstepTeam team(threads);
+    REQUIRE(team.size() == threads);
+    std::vector<int> hits(threads, 0);
+    const std::function<void(std::size_t)> count = [&](std::size_t k) { hits[k] += 1; };
+    for (int phase = 0; phase < 200; ++phase) team.run(count);
+    CHECK(std::all_of(hits.begin(), hits.end(), [](int h) { return h == 200; }));
+    const std::function<void(std::size_t)> fail = [&](std::size_t k) {
+      if (k + 1 == threads || k == 1) throw std::runtime_error("member " + std::to_string(k));
+    };
+    CHECK_THROWS_WITH(team.run(fail), threads == 1 ? "member 0" : "member 1");
+    team.run(count);  // the team still works after a failed phase
+    CHECK(hits.front() == 201);
+  }
+}

@@ -1,6 +1,7 @@
 // examples/kvsched_sim/cluster_runs.hpp: kvsched-sim's runs (policies x routers on a cluster
 // of --replicas) and capacity searches (--find-replicas), on --threads threads.
 #pragma once
+#include <algorithm>
 #include <cstddef>
 #include <mutex>
 #include <string>
@@ -55,11 +56,20 @@ struct RunOutputs {
   return sim::simulate_cluster(make, reqs, sim::latency_for(prep, s.policy), s.cluster, sim::sim_options_for(prep, s.policy, sopt));
 }
 
-/// Runs every spec on `threads` threads (0 = every core). With one thread the bar shows each
-/// run's requests; with more, the runs done. Results do not depend on the thread count.
+/// Threads for each of `runs` runs in parallel on `threads` (0 = every core): what is left
+/// over goes to each cluster run's replicas (ClusterOptions::threads), at least 1.
+[[nodiscard]] inline std::size_t threads_per_run(std::size_t threads, std::size_t runs) {
+  const std::size_t all = threads == 0 ? sim::default_threads() : threads;
+  return std::max<std::size_t>(1, all / std::max<std::size_t>(1, std::min(all, runs)));
+}
+
+/// Runs every spec on `threads` threads (0 = every core), runs in parallel first, and the
+/// threads left over on each run's replicas. With one run at a time the bar shows each run's
+/// requests; with more, the runs done. Results do not depend on the thread count.
 [[nodiscard]] inline RunOutputs run_all(const std::vector<RunSpec>& specs, const sim::SimRequests& reqs,
                                         const sim::PreparedSim& prep, const sim::SimOptions& sopt, std::size_t threads, bool with_wall_time, bool want_csv, ProgressBar& bar) {
   const std::size_t used = std::min(threads == 0 ? sim::default_threads() : threads, specs.size());
+  const std::size_t per_run = threads_per_run(threads, specs.size());
   std::vector<nlohmann::json> runs(specs.size());
   std::vector<std::string> csv(specs.size());
   std::mutex mu;
@@ -68,7 +78,9 @@ struct RunOutputs {
     sim::SimOptions so = sopt;
     so.progress = {};
     if (used <= 1) so.progress = [&, label = run_label(specs[i])](std::size_t d, std::size_t t) { bar.update(label, d, t); };
-    const sim::ClusterResult c = run_one(specs[i], reqs, prep, so);
+    RunSpec spec = specs[i];
+    spec.cluster.threads = per_run;
+    const sim::ClusterResult c = run_one(spec, reqs, prep, so);
     runs[i] = sim::cluster_run_to_json(c, reqs, with_wall_time);
     runs[i]["engine"] = {{"max_num_seqs", c.merged.engine.max_num_seqs},
                          {"max_num_batched_tokens", c.merged.engine.max_num_batched_tokens}};
@@ -84,7 +96,8 @@ struct RunOutputs {
 }
 
 /// --find-replicas: for every policy x router, the fewest replicas (<= max_replicas) at which
-/// both SLO attainments are >= 90% (sim/capacity.hpp). Searches run on `threads` threads.
+/// both SLO attainments are >= 90% (sim/capacity.hpp). Searches run on `threads` threads, and
+/// the threads left over on each probe's replicas.
 [[nodiscard]] inline std::vector<sim::CapacityResult> find_capacity(const std::vector<PolicySpec>& policies,
                                                                     const std::vector<sim::RouterKind>& routers,
                                                                     std::size_t max_replicas, const sim::SimRequests& reqs,
@@ -97,6 +110,7 @@ struct RunOutputs {
   so.record_kv = false;
   std::mutex mu;
   std::size_t done = 0;
+  const std::size_t per_search = threads_per_run(threads, specs.size());
   sim::parallel_for(specs.size(), threads, [&](std::size_t i) {
     auto& res = out[i];
     res.policy = specs[i].policy.name;
@@ -104,6 +118,7 @@ struct RunOutputs {
     const auto probe = [&](std::size_t replicas) {
       RunSpec s = specs[i];
       s.cluster.replicas = replicas;
+      s.cluster.threads = per_search;
       const sim::Metrics m = sim::compute_metrics(run_one(s, reqs, prep, so).merged.outcomes);
       return sim::CapacityProbe{replicas, m.ttft_slo_attainment, m.tbt_slo_attainment, m.slo_attainment, m.goodput_rps};
     };

@@ -128,7 +128,7 @@ inline void add_options(CLI::App& app, Options& o) {
   cl.flag("--find-replicas", o.find_replicas,
           "Capacity planning: per policy and router, the fewest replicas with both SLO attainments >= 90%");
   cl.add("--max-replicas", o.max_replicas, "Largest cluster --find-replicas tries", kShowDefault);
-  cl.add("--threads", o.threads, "Threads for independent runs (0 = every core; results do not depend on it)");
+  cl.add("--threads", o.threads, "Threads for independent runs, and those left over for one run's replicas (0 = every core; results do not depend on it)");
 
   const OptionGroup out{app, "Output"};
   out.add("--json", o.json, "Write config, per-policy metrics and sweep as JSON");

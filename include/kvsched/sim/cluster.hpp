@@ -10,7 +10,6 @@
 #include <functional>
 #include <limits>
 #include <memory>
-#include <queue>
 #include <string>
 #include <utility>
 #include <vector>
@@ -20,6 +19,7 @@
 #include "kvsched/latency/plan_timing.hpp"
 #include "kvsched/scheduler/any_scheduler.hpp"
 #include "kvsched/sim/request_builder.hpp"
+#include "kvsched/sim/parallel.hpp"
 #include "kvsched/sim/rng.hpp"
 #include "kvsched/sim/router.hpp"
 #include "kvsched/sim/simulator.hpp"
@@ -31,6 +31,10 @@ struct ClusterOptions {
   std::size_t replicas = 1;  // engine replicas (one GPU each), >= 1
   RouterKind router = RouterKind::kRoundRobin;
   RouterConfig router_config{};
+  /// Threads that advance the replicas between two arrivals (0 = every core, 1 = the caller's
+  /// thread only; at most `replicas` are used). Results do not depend on it. The helpers spin
+  /// while the caller routes (sim/parallel.hpp LockstepTeam): give a run only idle cores.
+  std::size_t threads = 1;
 };
 
 /// What one replica did: the requests routed to it (ids, in arrival order) and its counters.
@@ -68,8 +72,11 @@ using ReplicaFactory = std::function<std::unique_ptr<AnyScheduler>()>;
 ///      derive_seed(noise_seed, 0x6e6f697365 + r), so replica 0 draws simulate()'s); an idle
 ///      replica with nothing to run sleeps until a request is routed to it.
 /// Requests still live when nothing runs and nothing will arrive are aborted (num_stuck).
+/// Replicas meet only in the router, so between two arrival times each replica runs its own
+/// events alone: on copt.threads threads, each a contiguous slice of replicas, with the
+/// routing between on the caller's thread (opt.progress is called there too).
 /// With one replica the result equals simulate()'s (the same calls in the same order).
-/// Deterministic for its inputs (wall_s aside). Throws std::invalid_argument when replicas < 1.
+/// Deterministic for its inputs, whatever copt.threads (wall_s aside). Throws std::invalid_argument when replicas < 1.
 [[nodiscard]] inline ClusterResult simulate_cluster(const ReplicaFactory& make, const SimRequests& requests,
                                                     const LatencyModel& lm, const ClusterOptions& copt,
                                                     const SimOptions& opt = {}) {
@@ -88,7 +95,9 @@ using ReplicaFactory = std::function<std::unique_ptr<AnyScheduler>()>;
     double now = 0.0;
     double t_end = 0.0;
     bool busy = false;
-    bool waking = false;
+    bool waking = false;   // its next iteration starts at wake_at, after that time's routing
+    double wake_at = 0.0;
+    std::size_t num_ended = 0;        // its requests that became outcomes
     std::int64_t pending_blocks = 0;  // prompt blocks of routed requests never scheduled yet
     Rng noise{0};                     // SimOptions::latency_noise_cv draws
   };
@@ -109,7 +118,7 @@ using ReplicaFactory = std::function<std::unique_ptr<AnyScheduler>()>;
   std::vector<ReplicaState> states(R);
   std::vector<double> first_scheduled(n, std::numeric_limits<double>::quiet_NaN());
   std::vector<std::uint8_t> ended(n, 0);
-  std::size_t num_ended = 0, next_report = 0, rr_next = 0;
+  std::size_t next_report = 0, rr_next = 0;
   const std::size_t report_step = std::max<std::size_t>(1, total / 200);
   const auto prompt_blocks = [&](std::size_t id) {
     return static_cast<std::int64_t>((requests.specs[id].prompt_tokens + opt.block_size - 1) / opt.block_size);
@@ -126,19 +135,20 @@ using ReplicaFactory = std::function<std::unique_ptr<AnyScheduler>()>;
       const auto id = q.id();
       if (id >= n || ended[id]) continue;
       ended[id] = 1;
-      ++num_ended;
+      ++rep.num_ended;
       --states[ri].outstanding;
       if (std::isnan(first_scheduled[id])) rep.pending_blocks -= prompt_blocks(id);
       res.outcomes[id] = RequestOutcome::of(std::move(q), requests.output_tokens[id], first_scheduled[id]);
     }
-    if (opt.progress && num_ended >= next_report) {
-      opt.progress(num_ended, total);
-      next_report = num_ended + report_step;
-    }
   };
-
-  using Event = std::pair<double, std::size_t>;  // (iteration end, replica)
-  std::priority_queue<Event, std::vector<Event>, std::greater<>> running;
+  const auto report_progress = [&] {  // on the caller's thread, between phases
+    if (!opt.progress) return;
+    std::size_t num_ended = 0;
+    for (const Replica& rep : reps) num_ended += rep.num_ended;
+    if (num_ended < next_report) return;
+    opt.progress(num_ended, total);
+    next_report = num_ended + report_step;
+  };
 
   // Adds the inbox and starts the replica's next iteration at t, or leaves it idle.
   const auto wake = [&](std::size_t ri, double t) {
@@ -181,8 +191,29 @@ using ReplicaFactory = std::function<std::unique_ptr<AnyScheduler>()>;
     ++rr.iterations;
     rep.t_end = rep.now + dt;
     rep.busy = true;
-    running.emplace(rep.t_end, ri);
     refresh_kv(ri);
+  };
+
+  // Replica ri through every event before t: each iteration ending before t completes and the
+  // next one starts; one ending at t completes, and its successor waits for the requests
+  // routed at t (wake_at). Touches only replica ri and its requests' slots, so replicas advance
+  // in parallel.
+  const auto advance = [&](std::size_t ri, double t) {
+    Replica& rep = reps[ri];
+    if (rep.waking) wake(ri, rep.wake_at);
+    while (rep.busy && rep.t_end <= t) {
+      rep.now = rep.t_end;
+      rep.busy = false;
+      rep.sched->on_step_done(StepResult{rep.now, rep.outputs});
+      collect(ri);
+      refresh_kv(ri);
+      if (rep.now == t) {
+        rep.waking = true;
+        rep.wake_at = t;
+        return;
+      }
+      wake(ri, rep.now);
+    }
   };
 
   const auto route = [&](std::size_t idx) -> std::size_t {
@@ -202,34 +233,27 @@ using ReplicaFactory = std::function<std::unique_ptr<AnyScheduler>()>;
     return r;
   };
 
-  for (std::size_t r = 0; r < R; ++r) refresh_kv(r);
+  // Arrivals are the synchronisation points: the replicas advance to the next arrival time on
+  // the team (a contiguous slice each), then its requests are routed on the caller's thread.
   std::size_t next = 0;
-  std::vector<std::size_t> to_wake;
-  while (next < n || !running.empty()) {
-    const double t_arr = next < n ? requests.specs[next].arrival_s : kNever;
-    const double t_step = running.empty() ? kNever : running.top().first;
-    const double t = std::min(t_arr, t_step);
-    to_wake.clear();
-    while (!running.empty() && running.top().first == t) {
-      const std::size_t ri = running.top().second;
-      running.pop();
-      Replica& rep = reps[ri];
-      rep.now = rep.t_end;
-      rep.busy = false;
-      rep.sched->on_step_done(StepResult{rep.now, rep.outputs});
-      collect(ri);
-      refresh_kv(ri);
-      rep.waking = true;
-      to_wake.push_back(ri);
-    }
+  LockstepTeam team(std::min(copt.threads == 0 ? default_threads() : copt.threads, R));
+  const std::function<void(std::size_t)> advance_slice = [&](std::size_t k) {
+    const double t = next < n ? requests.specs[next].arrival_s : kNever;
+    for (std::size_t ri = k * R / team.size(); ri < (k + 1) * R / team.size(); ++ri) advance(ri, t);
+  };
+  for (std::size_t r = 0; r < R; ++r) refresh_kv(r);
+  for (;;) {
+    team.run(advance_slice);
+    if (next == n) break;
+    const double t = requests.specs[next].arrival_s;
     while (next < n && requests.specs[next].arrival_s <= t) {
       const std::size_t ri = route(next++);
       if (!reps[ri].busy && !reps[ri].waking) {
         reps[ri].waking = true;
-        to_wake.push_back(ri);
+        reps[ri].wake_at = t;
       }
     }
-    for (const std::size_t ri : to_wake) wake(ri, t);
+    report_progress();
   }
   // Nothing runs and nothing will arrive: what is still live is stuck.
   for (std::size_t ri = 0; ri < R; ++ri) {
