@@ -77,7 +77,7 @@ TEST_CASE("kvsched-sim: same seed, byte-identical JSON") {
   CHECK(a.find("\"sim_wall_s\": null") != std::string::npos);
 }
 
-TEST_CASE("kvsched-sim: one thread and two give byte-identical JSON (runs, cluster, sweep, capacity)") {
+TEST_CASE("kvsched-sim: one thread and two give byte-identical JSON (runs, cluster, sweep, capacity, replicas)") {
   TempDir d;
   const std::string args =
       "-q --no-wall-time --num-requests 60 --rate-scale 10 --policy vllm_v1,sarathi,cacheopt --sweep-rate 4:8:4 --json ";
@@ -95,6 +95,16 @@ TEST_CASE("kvsched-sim: one thread and two give byte-identical JSON (runs, clust
       CHECK(j.at("runs").at(0).at("per_replica").size() == 2);
       CHECK(j.at("capacity").size() == 6);
     }
+  }
+  // One run: the threads go to its replicas (ClusterOptions::threads).
+  const std::string one = "-q --no-wall-time --num-requests 200 --rate-scale 20 --policy vllm_v1 --replicas 4 --json ";
+  REQUIRE(run_sim(one + (d.path() / "r1.json").string() + " --threads 1").rc == 0);
+  const std::string r1 = slurp(d.path() / "r1.json");
+  CHECK(nlohmann::json::parse(r1).at("runs").at(0).at("per_replica").size() == 4);
+  for (const char* threads : {" --threads 2", " --threads 3"}) {
+    INFO(threads);
+    REQUIRE(run_sim(one + (d.path() / "rn.json").string() + threads).rc == 0);
+    CHECK(slurp(d.path() / "rn.json") == r1);
   }
 }
 
