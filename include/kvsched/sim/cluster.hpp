@@ -18,8 +18,8 @@
 #include "kvsched/latency/latency_model.hpp"
 #include "kvsched/latency/plan_timing.hpp"
 #include "kvsched/scheduler/any_scheduler.hpp"
-#include "kvsched/sim/request_builder.hpp"
 #include "kvsched/sim/parallel.hpp"
+#include "kvsched/sim/request_builder.hpp"
 #include "kvsched/sim/rng.hpp"
 #include "kvsched/sim/router.hpp"
 #include "kvsched/sim/simulator.hpp"
@@ -76,7 +76,8 @@ using ReplicaFactory = std::function<std::unique_ptr<AnyScheduler>()>;
 /// events alone: on copt.threads threads, each a contiguous slice of replicas, with the
 /// routing between on the caller's thread (opt.progress is called there too).
 /// With one replica the result equals simulate()'s (the same calls in the same order).
-/// Deterministic for its inputs, whatever copt.threads (wall_s aside). Throws std::invalid_argument when replicas < 1.
+/// Deterministic for its inputs, whatever copt.threads (wall_s aside). Throws
+/// std::invalid_argument when replicas < 1.
 [[nodiscard]] inline ClusterResult simulate_cluster(const ReplicaFactory& make, const SimRequests& requests,
                                                     const LatencyModel& lm, const ClusterOptions& copt,
                                                     const SimOptions& opt = {}) {
