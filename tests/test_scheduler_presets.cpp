@@ -260,7 +260,8 @@ TEST_CASE("every preset built directly applies its engine's prefix-caching defau
                              presets::cacheopt_accelgen_padded, presets::cacheopt_accelgen_paper,
                              presets::cacheopt_accelgen_oracle, presets::slo_fit, presets::slo_fit,
                              presets::kvsched_no_slo_chunks, presets::kvsched_no_slack, presets::kvsched_no_fit,
-                             presets::kvsched_no_late_last, presets::kvsched_no_swap, presets::kvsched_no_shortest_first>(preset_names());
+                             presets::kvsched_no_late_last, presets::kvsched_no_swap, presets::kvsched_no_shortest_first,
+                             presets::kvsched_no_lost_first, presets::kvsched_no_urgent>(preset_names());
 }
 
 namespace {

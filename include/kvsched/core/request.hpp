@@ -65,6 +65,7 @@ struct Request {
   std::int32_t num_cached_prompt_tokens = 0;  // tokens served by prefix-cache hits (all admissions)
   double admitted_s = -1.0;              // time of the latest admission (s), -1 = never
   double last_token_s = -1.0;            // time of the latest output token (s)
+  double max_token_gap_s = 0.0;          // largest gap between two consecutive output tokens so far (s)
   std::vector<double> token_times_s{};   // [num_generated] time of each output token (s)
   std::string reject_reason{};           // why, when state == kRejected
   std::uint64_t sched_mark = 0;          // scheduler bookkeeping: step in which it was last scheduled

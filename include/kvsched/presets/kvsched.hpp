@@ -14,6 +14,7 @@
 #include "kvsched/policy/queue/slo_slack_queue.hpp"
 #include "kvsched/policy/reserver/vllm_v1_reserver.hpp"
 #include "kvsched/policy/victim/last_admitted_victim.hpp"
+#include "kvsched/policy/victim/lost_first_victim.hpp"
 
 namespace kvsched::presets {
 
@@ -45,10 +46,20 @@ namespace kvsched::presets {
 ///    new admission                           |
 /// 8. a 20% margin under the TBT SLO for the  | ours (SloDynamicChunkerConfig::slo_margin)
 ///    chunker's predictions                   |
+/// 9. lost first: the victim is the most      | ours (LostFirstVictim)
+///    recent request that has already missed  |
+///    its TBT SLO, else the most recent       |
+/// 10. urgent first: on-time requests with    | ours (SloSlackQueueConfig::urgent_fraction,
+///    less than half their TTFT SLO as slack  | MultiResourceBatchConfig::protect_urgent_fraction;
+///    go first by deadline (at most 4: more   | backfilling's reservation rule)
+///    is overload), and one that does not fit |
+///    the KV holds back smaller admissions    |
 /// Ablations (one component off each): kvsched_no_slo_chunks (1), kvsched_no_slack (2 and 6:
 /// FCFS without head-of-line blocking), kvsched_no_fit (5: only the current sequence must
 /// fit, vLLM v1's full-prompt gate), kvsched_no_late_last (6), kvsched_no_swap (7: recompute
-/// only, vLLM v1's mode), kvsched_no_shortest_first (6's on-time band by slack).
+/// only, vLLM v1's mode), kvsched_no_shortest_first (6's on-time band by slack),
+/// kvsched_no_lost_first (9: vLLM v1's victim), kvsched_no_urgent (10: shortest first for all
+/// on-time requests, no KV held for the anchor).
 /// Share of the tightest TBT SLO the flagship's chunker keeps spare (ours): the policies
 /// predict with the fitted model while the engine runs on its own clock; in kvsched-sim runs
 /// with the profile ground truth and 5% noise, a 0.2 margin kept the mixed-SLO workload's
@@ -61,14 +72,21 @@ inline constexpr double kSloMargin = 0.2;
 /// the median admitted enough to preempt 17% of requests on arXiv at H100's knee.
 inline constexpr double kOutputQuantile = 0.7;
 
-template <class Chunker = SloDynamicChunker, class Queue = SloSlackQueue, class Mode = LatencyModeChooser>
+/// Share of its TTFT SLO below which an on-time request's slack makes it urgent (ours): in the
+/// benchmark matrix (docs/kvsched_policy.md), 0.5 kept goodput >= 0.99x vllm_v1's at every
+/// point, where shortest first alone fell to 0.97x at arXiv-on-H100's knee (long prompts
+/// passed over until late) and 0.3 or 0.1 left points below 0.99x.
+inline constexpr double kUrgentFraction = 0.5;
+
+template <class Chunker = SloDynamicChunker, class Queue = SloSlackQueue, class Mode = LatencyModeChooser,
+          class Victim = LostFirstVictim>
 struct slo_fit_of {
   static constexpr bool prefix_caching = true;
   PaddedEstimator<HistoryEstimator> estimator{HistoryEstimator(HistoryEstimatorConfig{.quantile = kOutputQuantile}),
                                               HoeffdingPadding({.enabled = false})};
   OnDemandAllocator allocator{};
   VllmV1Reserver reserver{};  // vLLM v1's full-prompt gate, watermark 0
-  LastAdmittedVictim victim{};
+  Victim victim{};
   Mode mode{};
   Queue queue{};
   Chunker chunker{};
@@ -82,9 +100,12 @@ struct slo_fit_of {
     batch.config.subtract_running_growth = false;
     batch.config.drop_kv_infeasible = true;
     if constexpr (requires { chunker.config.slo_margin; }) chunker.config.slo_margin = kSloMargin;
+    batch.config.protect_overdue_anchor = true;
+    batch.config.protect_urgent_fraction = kUrgentFraction;
     if constexpr (requires { queue.config.late_last; }) {
       queue.config.late_last = true;
       queue.config.shortest_first = true;
+      queue.config.urgent_fraction = kUrgentFraction;
     }
     if constexpr (requires { queue.hol_blocking; }) queue.hol_blocking = false;
   }
@@ -122,7 +143,20 @@ struct kvsched_no_swap : slo_fit_of<SloDynamicChunker, SloSlackQueue, FixedModeC
   }
 };
 
-static_assert(PolicyBundle<slo_fit> && PolicyBundle<kvsched_no_slo_chunks> && PolicyBundle<kvsched_no_slack> &&
+/// Component 9 off: vLLM v1's victim, the most recently admitted, whatever its SLO state.
+struct kvsched_no_lost_first : slo_fit_of<SloDynamicChunker, SloSlackQueue, LatencyModeChooser, LastAdmittedVictim> {};
+
+/// Component 10 off: every on-time request by predicted work, and an anchor that does not fit
+/// the KV holds nothing back.
+struct kvsched_no_urgent : slo_fit {
+  kvsched_no_urgent() {
+    queue.config.urgent_fraction = 0.0;
+    batch.config.protect_overdue_anchor = false;
+    batch.config.protect_urgent_fraction = 0.0;
+  }
+};
+
+static_assert(PolicyBundle<slo_fit> && PolicyBundle<kvsched_no_lost_first> && PolicyBundle<kvsched_no_urgent> && PolicyBundle<kvsched_no_slo_chunks> && PolicyBundle<kvsched_no_slack> &&
               PolicyBundle<kvsched_no_fit> && PolicyBundle<kvsched_no_late_last> && PolicyBundle<kvsched_no_swap> &&
               PolicyBundle<kvsched_no_shortest_first>);
 

@@ -244,6 +244,11 @@ struct JsonFields<SloSlackQueueConfig> {
     KVSCHED_JSON_FIELD(max_candidates);
     KVSCHED_JSON_FIELD(head_of_line_blocking);
     KVSCHED_JSON_FIELD(returning_first);
+    KVSCHED_JSON_FIELD(late_last);
+    KVSCHED_JSON_FIELD(starvation_s);
+    KVSCHED_JSON_FIELD(shortest_first);
+    KVSCHED_JSON_FIELD(urgent_fraction);
+    KVSCHED_JSON_FIELD(max_urgent);
   }
 };
 template <>
@@ -275,6 +280,8 @@ struct JsonFields<MultiResourceBatchConfig> {
     KVSCHED_JSON_FIELD(subtract_running_growth);
     KVSCHED_JSON_FIELD(drop_kv_infeasible);
     KVSCHED_JSON_FIELD(protect_overdue_anchor);
+    KVSCHED_JSON_FIELD(protect_urgent_fraction);
+    KVSCHED_JSON_FIELD(count_expected_output);
   }
 };
 /// SGLang's ratio schedule; the live ratio is state, restarted at init_ratio when read.

@@ -56,4 +56,6 @@ inline constexpr const char* kKvschedAlias = "kvsched";
   X(kvsched_no_fit)              \
   X(kvsched_no_late_last)        \
   X(kvsched_no_swap)             \
-  X(kvsched_no_shortest_first)
+  X(kvsched_no_shortest_first)   \
+  X(kvsched_no_lost_first)       \
+  X(kvsched_no_urgent)

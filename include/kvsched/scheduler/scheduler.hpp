@@ -214,6 +214,7 @@ class Scheduler {
       if (!s.samples_token) continue;
       ++r.num_generated;
       r.token_times_s.push_back(result.now_s);
+      if (r.last_token_s >= 0.0) r.max_token_gap_s = std::max(r.max_token_gap_s, result.now_s - r.last_token_s);
       r.last_token_s = result.now_s;
       if (r.num_generated >= r.spec.max_tokens) finish(r);
     }

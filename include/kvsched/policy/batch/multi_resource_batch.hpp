@@ -21,6 +21,7 @@ struct MultiResourceBatchConfig {
   bool subtract_running_growth = true;       // free KV = available() minus the expected growth of running and swapped requests (ours)
   bool drop_kv_infeasible = true;            // leave out candidates whose KV demand exceeds the free KV (else: put them last)
   bool protect_overdue_anchor = false;       // an overdue anchor that does not fit the KV blocks other admissions (ours)
+  double protect_urgent_fraction = 0.0;      // with it: also an anchor whose slack is below this fraction of its TTFT SLO
   bool count_expected_output = true;         // k counts prompt + expected output; false: the current sequence only
                                              // (vLLM v1's full-prompt gate; kvsched_no_fit's ablation)
 };
@@ -51,10 +52,12 @@ struct ResourceDemand {
 ///  4. candidates whose KV demand exceeds the free KV are dropped (or, without
 ///     drop_kv_infeasible, put last). Nothing is dropped while no request is running.
 /// Optionally (protect_overdue_anchor, ours, off by default: in kvsched-sim runs of
-/// examples/workloads/mixed_slo.json it cost goodput), an anchor past its start deadline
-/// (slack < 0) whose KV demand does not fit blocks the step's admissions: nothing is admitted
-/// (with drop_kv_infeasible) or only the anchor is tried (without: the allocator decides), so
-/// that smaller requests may not take the KV it waits for (backfilling's reservation rule).
+/// examples/workloads/mixed_slo.json it cost goodput), an anchor whose slack is below
+/// protect_urgent_fraction x its TTFT SLO (0: past its start deadline) and whose KV demand
+/// does not fit blocks the step's admissions: nothing is admitted (with drop_kv_infeasible)
+/// or only the anchor is tried (without: the allocator decides), so that smaller requests may
+/// not take the KV it waits for (backfilling's reservation rule). kvsched's flagship sets both,
+/// with SloSlackQueue's urgent band handing it the urgent anchor.
 ///   F0 = 100, K0 = 100, candidates (f, k): A(90, 30) B(50, 50) C(50, 50)
 ///   compute-only greedy (largest f): A               -> F 90%,  K 30%
 ///   multi-resource:                  B, C             -> F 100%, K 100%
@@ -123,7 +126,7 @@ class MultiResourceBatch {
     };
     // 1. The anchor.
     if (!fits_kv(items_[0]) && config.protect_overdue_anchor && !(v.running.empty() && v.swapped.empty()) &&
-        start_deadline_s(*items_[0].req, *v.latency) < v.now_s) {
+        start_deadline_s(*items_[0].req, *v.latency) < v.now_s + config.protect_urgent_fraction * items_[0].req->spec.slo.ttft_s) {
       // The selector is the KV gate when it drops: admit nothing. Otherwise the allocator is
       // (CacheOPT's may embed the anchor in another request's reservation): only the anchor.
       if (may_drop) cands.clear();

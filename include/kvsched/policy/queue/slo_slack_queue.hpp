@@ -35,6 +35,11 @@ struct SloSlackQueueConfig {
   bool shortest_first = false;       // with late_last: on-time new requests by predicted work (prompt + the
                                      // estimator's expected output, at enqueue), least first, instead of by
                                      // slack (ours; learning-to-rank schedulers' order, bounded by starvation_s)
+  double urgent_fraction = 0.0;      // with shortest_first: on-time new requests whose slack (start deadline - now)
+                                     // is below this fraction of their TTFT SLO go before the others, by slack, so
+                                     // that a long request is not passed over until it is late (ours; 0 = none)
+  std::size_t max_urgent = 4;        // more urgent requests than this = overload: no urgent band, shortest first for
+                                     // all (ours: deadline order under overload lets one miss make the next miss too)
 };
 
 /// Orders requests by remaining slack (start_deadline_s() - now): the most urgent first.
@@ -53,6 +58,10 @@ struct SloSlackQueueConfig {
 /// TTFT SLO is not made to miss it behind one that cannot; nothing waits more than
 /// starvation_s past its deadline behind an on-time request.
 ///   now 10, starvation 5; deadlines A(3) B(8) C(11) D(12)  ->  A | C D | B
+/// With `shortest_first` as well, the on-time band is ordered by predicted work instead, but
+/// its urgent requests (slack below urgent_fraction x their TTFT SLO) come first, by slack,
+/// unless there are more than max_urgent of them (overload: then none is urgent):
+///   now 10, TTFT 4, urgent_fraction 0.5; on time C(11, work 900) D(12, 50) E(15, 300) ->  C | D E
 ///
 /// Kept incrementally (an IncrementalQueue): per tier (returning, new), one set per distinct
 /// TBT SLO, sorted by the start deadline, which does not change while a request waits. Enqueue and dequeue cost
@@ -80,6 +89,7 @@ class SloSlackQueue {
     const double work = static_cast<double>(r.spec.prompt_tokens) + v.estimate(r).point;
     where_[r.id()] = {tier, key, deadline, work};
     if (tier == 1) by_work_.insert({work, r.id(), &r, deadline});
+    max_ttft_s_ = std::max(max_ttft_s_, r.spec.slo.ttft_s);
     ++size_;
   }
 
@@ -98,7 +108,7 @@ class SloSlackQueue {
 
   /// Fills `out` with at most config.max_candidates waiting requests in admission order:
   /// returning ones by slack, then new ones: similar-SLO group, looser group, tighter group,
-  /// each by slack.
+  /// each by slack (with late_last: by band, see the class comment).
   void candidates(std::vector<Request*>& out, const SchedulerView& v) {
     out.clear();
     heads_.clear();
@@ -112,8 +122,12 @@ class SloSlackQueue {
     }
     const double starved = v.now_s - config.starvation_s;
     append_band(out, fresh, -kInf, starved);
-    if (config.shortest_first) append_on_time_by_work(out, v.now_s);
-    else append_band(out, fresh, v.now_s, kInf);
+    if (config.shortest_first) {
+      append_urgent(out, v.now_s);
+      append_on_time_by_work(out, v.now_s);
+    } else {
+      append_band(out, fresh, v.now_s, kInf);
+    }
     append_band(out, fresh, starved, v.now_s);
   }
 
@@ -185,14 +199,39 @@ class SloSlackQueue {
     double deadline_s;
     bool operator<(const WorkEntry& o) const { return work != o.work ? work < o.work : id < o.id; }
   };
-  /// Appends on-time new requests (deadline >= now) by predicted work, least first; scans at
-  /// most 4 x max_candidates entries of the work order, so that a queue of late requests
-  /// costs O(max_candidates) per step.
+  /// Whether an on-time new request with start deadline `deadline_s` is urgent at `now`.
+  [[nodiscard]] bool urgent(const Request& r, double deadline_s, double now) const {
+    return deadline_s - now < config.urgent_fraction * r.spec.slo.ttft_s;
+  }
+  /// Appends the urgent on-time new requests (urgent()), by deadline: every TBT bucket's range
+  /// [now, now + urgent_fraction x the largest TTFT SLO seen) is scanned, O(urgent + B).
+  void append_urgent(std::vector<Request*>& out, double now) {
+    urgent_.clear();
+    if (config.urgent_fraction <= 0.0) return;
+    for (const auto& [key, b] : tiers_[1]) {
+      for (auto it = from(b, now); it != b.entries.end() && it->deadline_s - now < config.urgent_fraction * max_ttft_s_; ++it) {
+        if (urgent(*it->req, it->deadline_s, now)) urgent_.push_back(*it);
+        if (urgent_.size() > config.max_urgent) break;
+      }
+    }
+    if (urgent_.size() > config.max_urgent) {
+      urgent_.clear();
+      return;
+    }
+    std::sort(urgent_.begin(), urgent_.end());
+    for (const Entry& e : urgent_) {
+      if (out.size() >= config.max_candidates) return;
+      out.push_back(e.req);
+    }
+  }
+  /// Appends on-time new requests (deadline >= now; not urgent, those went first) by predicted
+  /// work, least first; scans at most 4 x max_candidates entries of the work order, so that a
+  /// queue of late requests costs O(max_candidates) per step.
   void append_on_time_by_work(std::vector<Request*>& out, double now) {
     std::size_t scanned = 0;
     for (auto it = by_work_.begin(); it != by_work_.end() && out.size() < config.max_candidates; ++it) {
       if (++scanned > 4 * config.max_candidates) break;
-      if (it->deadline_s >= now) out.push_back(it->req);
+      if (it->deadline_s >= now && !(!urgent_.empty() && urgent(*it->req, it->deadline_s, now))) out.push_back(it->req);
     }
   }
 
@@ -245,6 +284,8 @@ class SloSlackQueue {
   std::array<Buckets, 2> tiers_;                                             // [0] returning, [1] new
   std::unordered_map<RequestId, Where> where_;                               // id -> its entry
   std::size_t size_ = 0;
+  double max_ttft_s_ = 0.0;                                                  // largest TTFT SLO enqueued (s)
+  std::vector<Entry> urgent_;                                                // scratch for append_urgent()
   std::vector<Head> heads_;                                                  // scratch for candidates()
   std::vector<std::pair<Head, double>> band_;                                // scratch for append_band(): range, TBT SLO
   mutable std::vector<std::pair<double, Request*>> keyed_;                   // scratch for order_waiting()
