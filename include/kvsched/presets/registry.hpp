@@ -26,16 +26,29 @@ PresetFactory factory(std::string name) {
   };
 }
 
-/// Every preset, in the order reports list them (preset_list.hpp). KVSCHED_PRESET(x) = the
-/// row for presets::x under the name "x".
-inline const std::vector<std::pair<std::string, PresetFactory>>& preset_table() {
+/// Every preset, in the order reports list them (preset_list.hpp): (name, factory) rows.
+using PresetTable = std::vector<std::pair<std::string, PresetFactory>>;
+
+/// The preset table. KVSCHED_PRESET(x) = the row for presets::x under the name "x".
+/// With KVSCHED_COMPILED_REGISTRY defined, only declared here: the definition is compiled once,
+/// in the kvsched::registry library (src/registry.cpp), so that the other translation units of
+/// a program do not each instantiate a scheduler for every preset (most of their compile time;
+/// the project's tests, examples and benchmarks link it). Without it, defined inline here.
+#if defined(KVSCHED_COMPILED_REGISTRY) && !defined(KVSCHED_REGISTRY_DEFINITION)
+const PresetTable& preset_table();
+#else
+#ifndef KVSCHED_REGISTRY_DEFINITION
+inline
+#endif
+const PresetTable& preset_table() {
 #define KVSCHED_PRESET(x) {#x, factory<presets::x>(#x)},
   // "kvsched" is the recommended policy: always the current flagship (presets/kvsched.hpp).
-  static const std::vector<std::pair<std::string, PresetFactory>> table = {
+  static const PresetTable table = {
       KVSCHED_PRESET_LIST(KVSCHED_PRESET){presets::kKvschedAlias, factory<presets::slo_fit>(presets::kKvschedAlias)}};
 #undef KVSCHED_PRESET
   return table;
 }
+#endif
 }  // namespace detail
 
 /// Names of every preset, in report order.
