@@ -28,9 +28,9 @@ namespace kvsched::presets {
 /// 1. SLO-sized token budget and chunks       | AccelGen section 3.1 (SloDynamicChunker)
 /// 2. slack order, similar-SLO groups         | AccelGen section 3.2 (SloSlackQueue)
 /// 3. multi-resource best fit of candidates   | AccelGen section 3.3 (MultiResourceBatch)
-/// 4. blocks on demand, preempt the most      | vLLM v1 0.32 (kv_cache_manager.py allocate_slots,
-///    recently admitted, prefix caching, the  | scheduler.py schedule: running.pop();
-///    full-prompt admission gate              | VllmV1Reserver, null block, cache_blocks)
+/// 4. blocks on demand, prefix caching, the  | vLLM v1 0.32 (kv_cache_manager.py allocate_slots,
+///    full-prompt admission gate, victims in  | scheduler.py schedule: running.pop();
+///    admission order (refined by 9)          | VllmV1Reserver, null block, cache_blocks)
 /// 5. fit admission: a candidate is skipped   | ours (AccelGen's KV residual without the
 ///    (no head-of-line blocking) when prompt  | subtraction of running requests' growth;
 ///    + expected output (history, 70th        | CacheOPT's estimated demand as a check, not
