@@ -47,6 +47,18 @@ struct SchedulePlan {
   std::vector<RequestId> finished;           // finished by the previous step's results
 
   [[nodiscard]] bool empty() const { return scheduled.empty(); }
+  /// Empties every list and resets the time, keeping the lists' capacity (a scheduler reuses
+  /// one plan from step to step instead of allocating its lists again).
+  void clear() {
+    now_s = 0.0;
+    scheduled.clear();
+    swap_out.clear();
+    swap_in.clear();
+    copy.clear();
+    preempted.clear();
+    rejected.clear();
+    finished.clear();
+  }
   /// Tokens in the forward pass (sum of num_tokens).
   [[nodiscard]] std::int64_t num_batched_tokens() const {
     std::int64_t n = 0;

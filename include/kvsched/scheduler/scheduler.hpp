@@ -140,7 +140,7 @@ class Scheduler {
       throw std::logic_error("schedule: the previous plan (step " + std::to_string(step_) +
                              ") runs or moves blocks and was not reported by on_step_done()");
     awaiting_step_done_ = true;
-    plan_ = SchedulePlan{};
+    plan_.clear();
     plan_.now_s = now_s;
     plan_.finished.swap(finished_pending_);
     ++step_;
