@@ -81,7 +81,7 @@ void print_absolute_checks(const std::filesystem::path& data, const kvsched::Lat
       pts.push_back({n, kvsched::detail::mean_where(t, "batch_execution_time", {{"batch_num_decode_tokens", n}}),
                      kvsched::detail::decode_iteration_s(m, std::stoi(n), 1024)});
     }
-    series("Sarathi fig. 2 decode, batch 1-128 at context 1024 (assumed)", pts);
+    series("Sarathi fig. 2 decode, batch 1-128 at context ~1,020 (1,024-token requests)", pts);
   }
   {
     const auto t = CsvTable::read(sar / "fig9_chunking_overhead.csv");

@@ -7,6 +7,7 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "kvsched/core/request.hpp"
@@ -171,10 +172,11 @@ struct Candidate {
   // SLO classes in order of first use by a source.
   SimRequests out;
   std::vector<std::uint16_t> class_of_source(w.sources.size(), 0);
+  std::unordered_map<std::string, std::uint16_t> class_ids;  // name -> index into class_names
   for (std::size_t si = 0; si < w.sources.size(); ++si) {
     const auto& name = w.sources[si].slo_class;
-    auto it = std::find(out.class_names.begin(), out.class_names.end(), name);
-    if (it == out.class_names.end()) {
+    auto it = class_ids.find(name);
+    if (it == class_ids.end()) {
       if (out.class_names.size() >= std::numeric_limits<std::uint16_t>::max())
         throw io::InputError(w.file, 0, "sources[" + std::to_string(si) + "].class",
                              "more than " + std::to_string(std::numeric_limits<std::uint16_t>::max()) +
@@ -184,11 +186,11 @@ struct Candidate {
       Slo s = *slo;
       if (opt.slo_ttft_s) s.ttft_s = *opt.slo_ttft_s;
       if (opt.slo_tbt_s) s.tbt_s = *opt.slo_tbt_s;
+      it = class_ids.emplace(name, static_cast<std::uint16_t>(out.class_names.size())).first;
       out.class_names.push_back(name);
       out.class_slos.push_back(s);
-      it = out.class_names.end() - 1;
     }
-    class_of_source[si] = static_cast<std::uint16_t>(it - out.class_names.begin());
+    class_of_source[si] = it->second;
   }
   out.specs.reserve(all.size());
   out.output_tokens.reserve(all.size());
