@@ -123,13 +123,10 @@ PresetConfigRow preset_config_row(std::string name) {
 
 /// Every preset of preset_list.hpp, in report order. Compiled once in the kvsched::registry
 /// library under KVSCHED_COMPILED_REGISTRY, like preset_table() (presets/registry.hpp).
-#if defined(KVSCHED_COMPILED_REGISTRY) && !defined(KVSCHED_REGISTRY_DEFINITION)
+#ifndef KVSCHED_DEFINE_PRESET_TABLES
 const std::vector<PresetConfigRow>& preset_config_table();
 #else
-#ifndef KVSCHED_REGISTRY_DEFINITION
-inline
-#endif
-const std::vector<PresetConfigRow>& preset_config_table() {
+KVSCHED_PRESET_TABLE_INLINE const std::vector<PresetConfigRow>& preset_config_table() {
 #define KVSCHED_PRESET_CONFIG(x) preset_config_row<presets::x>(#x),
   static const std::vector<PresetConfigRow> table = {
       KVSCHED_PRESET_LIST(KVSCHED_PRESET_CONFIG) preset_config_row<presets::slo_fit>(presets::kKvschedAlias)};

@@ -18,6 +18,19 @@ namespace kvsched::presets {
 inline constexpr const char* kKvschedAlias = "kvsched";
 }  // namespace kvsched::presets
 
+// The tables over every preset (registry.hpp preset_table(), config_json.hpp
+// preset_config_table()) are defined inline in every translation unit, or, with
+// KVSCHED_COMPILED_REGISTRY, only declared there and defined once by src/registry.cpp (the
+// kvsched::registry library, which defines KVSCHED_REGISTRY_DEFINITION).
+#if !defined(KVSCHED_COMPILED_REGISTRY) || defined(KVSCHED_REGISTRY_DEFINITION)
+#define KVSCHED_DEFINE_PRESET_TABLES 1
+#endif
+#ifdef KVSCHED_REGISTRY_DEFINITION
+#define KVSCHED_PRESET_TABLE_INLINE
+#else
+#define KVSCHED_PRESET_TABLE_INLINE inline
+#endif
+
 #define KVSCHED_PRESET_LIST(X)   \
   X(vllm_v1)                     \
   X(vllm_v1_first_chunk)         \

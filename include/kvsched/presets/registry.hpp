@@ -34,13 +34,10 @@ using PresetTable = std::vector<std::pair<std::string, PresetFactory>>;
 /// in the kvsched::registry library (src/registry.cpp), so that the other translation units of
 /// a program do not each instantiate a scheduler for every preset (most of their compile time;
 /// the project's tests, examples and benchmarks link it). Without it, defined inline here.
-#if defined(KVSCHED_COMPILED_REGISTRY) && !defined(KVSCHED_REGISTRY_DEFINITION)
+#ifndef KVSCHED_DEFINE_PRESET_TABLES
 const PresetTable& preset_table();
 #else
-#ifndef KVSCHED_REGISTRY_DEFINITION
-inline
-#endif
-const PresetTable& preset_table() {
+KVSCHED_PRESET_TABLE_INLINE const PresetTable& preset_table() {
 #define KVSCHED_PRESET(x) {#x, factory<presets::x>(#x)},
   // "kvsched" is the recommended policy: always the current flagship (presets/kvsched.hpp).
   static const PresetTable table = {

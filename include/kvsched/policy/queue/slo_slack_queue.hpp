@@ -203,8 +203,10 @@ class SloSlackQueue {
   [[nodiscard]] bool urgent(const Request& r, double deadline_s, double now) const {
     return deadline_s - now < config.urgent_fraction * r.spec.slo.ttft_s;
   }
-  /// Appends the urgent on-time new requests (urgent()), by deadline: every TBT bucket's range
-  /// [now, now + urgent_fraction x the largest TTFT SLO seen) is scanned, O(urgent + B).
+  /// Appends the urgent on-time new requests (urgent()), by deadline, or none when more than
+  /// max_urgent are. Scans each TBT bucket's entries with deadlines in [now, now +
+  /// urgent_fraction x the largest TTFT SLO enqueued): O(B + those entries), which is the
+  /// urgent ones alone when every request has the same TTFT SLO.
   void append_urgent(std::vector<Request*>& out, double now) {
     urgent_.clear();
     if (config.urgent_fraction <= 0.0) return;
