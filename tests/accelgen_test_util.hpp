@@ -79,8 +79,8 @@ struct ViewFixture {
   /// A request with `computed` tokens in the KV cache and `generated` output tokens.
   Request& add(const RequestSpec& s, RequestState state, std::int32_t computed = 0, std::int32_t generated = 0,
                double last_token_s = -1.0) {
-    Request* p = &store.emplace_back(Request{.spec = s, .state = state, .num_computed_tokens = computed,
-                                             .num_generated = generated, .last_token_s = last_token_s});
+    Request* p = &store.emplace_back(Request{.state = state, .num_computed_tokens = computed, .num_generated = generated,
+                                             .last_token_s = last_token_s, .spec = s});
     if (state == RequestState::kRunning) running.push_back(p);
     else if (state == RequestState::kSwapped) swapped.push_back(p);
     else waiting.push_back(p);

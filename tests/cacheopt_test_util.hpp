@@ -24,10 +24,10 @@ namespace kvsched::test {
 /// `generated` output tokens) and an oracle length, for hand-built views.
 inline Request running_request(RequestId id, std::int32_t prompt, std::int32_t generated, std::int32_t oracle,
                                std::int32_t max_tokens = 4000) {
-  return {.spec = {.id = id, .prompt_tokens = prompt, .max_tokens = max_tokens, .oracle_output_tokens = oracle},
-          .state = RequestState::kRunning,
+  return {.state = RequestState::kRunning,
           .num_computed_tokens = prompt + generated - (generated > 0 ? 1 : 0),
-          .num_generated = generated};
+          .num_generated = generated,
+          .spec = {.id = id, .prompt_tokens = prompt, .max_tokens = max_tokens, .oracle_output_tokens = oracle}};
 }
 
 /// A view over `bm` with `running` and `waiting` requests, the whole token budget and every

@@ -52,6 +52,19 @@ TEST_CASE("slo queue: the anchor's similar-SLO group first, then looser, then ti
     q.config.max_candidates = 2;
     CHECK(candidates(q, f.view()) == std::vector<RequestId>{1, 3});
   }
+  SECTION("bounded by free seats: candidates_per_free_seat per seat under max_num_seqs, at least one") {
+    q.config.candidates_per_free_seat = 2;
+    f.eng.max_num_seqs = 3;
+    CHECK(candidates(q, f.view()) == std::vector<RequestId>{1, 3, 5, 2, 4});  // 3 seats: 6 >= 5 waiting
+    f.add(spec(10, 100, 10, 1.0, 0.1), RequestState::kRunning);
+    CHECK(candidates(q, f.view()) == std::vector<RequestId>{1, 3, 5, 2});  // 2 seats
+    f.add(spec(11, 100, 10, 1.0, 0.1), RequestState::kSwapped);  // a swapped request holds a seat too
+    CHECK(candidates(q, f.view()) == std::vector<RequestId>{1, 3});
+    f.add(spec(12, 100, 10, 1.0, 0.1), RequestState::kRunning);
+    CHECK(candidates(q, f.view()) == std::vector<RequestId>{1});  // no seat: the anchor alone
+    q.config.max_candidates = 0;
+    CHECK(candidates(q, f.view()).empty());
+  }
 }
 
 TEST_CASE("slo queue: slack counts the predicted prefill, returning requests use their TBT") {

@@ -20,7 +20,7 @@ RequestSpec spec(RequestId id, std::int32_t prompt, std::int32_t max_tokens, std
   return {.id = id, .prompt_tokens = prompt, .max_tokens = max_tokens, .class_id = cls, .oracle_output_tokens = oracle};
 }
 Request finished(const RequestSpec& s, std::int32_t output) {
-  return {.spec = s, .state = RequestState::kFinished, .num_generated = output};
+  return {.state = RequestState::kFinished, .num_generated = output, .spec = s};
 }
 }  // namespace
 

@@ -106,3 +106,23 @@ TEST_CASE("aborting running and swapped requests returns every block", "[errors]
   CHECK(s.num_unfinished() == 0);
   CHECK_THROWS_AS(s.abort(1), std::out_of_range);
 }
+
+TEST_CASE("a request aborted and taken between schedule() and on_step_done() is skipped, the others advance", "[errors][abort]") {
+  // on_step_done() reaches the plan's requests through pointers kept by schedule(); take_terminal()
+  // erases aborted requests, so the report must not touch them (ASan would see a use after free).
+  Scheduler<presets::vllm_v1> s(small_engine(), LatencyModel{});
+  s.add_request(make_spec(1, 4, 4));
+  s.add_request(make_spec(2, 4, 4));
+  const SchedulePlan& p = s.schedule(0.0);
+  REQUIRE(p.scheduled.size() == 2);
+  s.abort(1);
+  const auto taken = s.take_terminal();
+  REQUIRE(taken.size() == 1);
+  CHECK(taken[0].state == RequestState::kAborted);
+  s.on_step_done({1.0, {}});
+  CHECK(s.find(1) == nullptr);
+  REQUIRE(s.find(2) != nullptr);
+  CHECK(s.find(2)->num_generated == 1);
+  CHECK(s.find(2)->token_times_s == std::vector<double>{1.0});
+  s.block_manager().check_invariants();
+}

@@ -172,7 +172,9 @@ class BlockManager {
     const std::int32_t held = static_cast<std::int32_t>(s.device.size());
     const std::int32_t grow = std::max(0, need - held);
     const auto cow_idx = static_cast<std::size_t>(num_computed_tokens / block_size_);
-    const bool do_cow = num_computed_tokens % block_size_ != 0 && cow_idx < s.device.size() &&
+    // Only fork() shares a partial block (prefix-cache hits are full blocks), so the table and
+    // reference-count reads, two cache misses per decode, are skipped for requests never forked.
+    const bool do_cow = s.forked && num_computed_tokens % block_size_ != 0 && cow_idx < s.device.size() &&
                         device_.ref_count(s.device[cow_idx]) > 1 && total_tokens > num_computed_tokens;
     const std::int32_t promised_before = unmaterialised(s);
     const std::int32_t from_pool = std::max(0, grow + (do_cow ? 1 : 0) - promised_before);
@@ -271,7 +273,8 @@ class BlockManager {
     (void)seq(parent);  // throws for an unknown parent before anything changes
     if (has(child)) throw std::logic_error("fork: child " + std::to_string(child) + " already exists");
     auto& c = seqs_[child];  // may rehash: look the parent up after it
-    const auto& p = seq(parent);
+    auto& p = seq(parent);
+    p.forked = c.forked = true;
     c.device = p.device;
     c.num_hashed = p.num_hashed;
     c.last_hash = p.last_hash;
@@ -330,6 +333,7 @@ class BlockManager {
     std::int32_t reserved = 0;    // promised total (blocks)
     std::int32_t num_hashed = 0;  // leading blocks registered in the prefix cache
     std::uint64_t last_hash = 0;  // hash of block num_hashed - 1
+    bool forked = false;          // shares blocks through fork(): its partial block may need a copy
   };
   static std::int32_t unmaterialised(const Seq& s) {
     return std::max(0, s.reserved - static_cast<std::int32_t>(s.device.size()));

@@ -52,23 +52,26 @@ struct RequestSpec {
   /// hash_ids, 512 tokens each). Equal leading ids = shareable prefix KV. Empty = the prompt
   /// is unique to this request (it can still re-hit its own cached blocks after preemption).
   std::vector<std::uint64_t> content_ids{};
-  std::int32_t content_block_tokens = 512;
+  std::int32_t content_block_tokens = 512;  // tokens per content id
 };
 
 /// A request with its progress; owned by the scheduler, read by policies and callers.
 struct Request {
-  RequestSpec spec;
+  // Layout (ours): the fields a step reads first, then the spec (whose first 42 bytes, id ..
+  // class_id, are read every step), then the rest, so that a pass over the running requests
+  // touches two cache lines per request rather than four or five.
   RequestState state = RequestState::kWaiting;
   std::int32_t num_computed_tokens = 0;  // tokens whose KV is in the cache (prefill progress)
   std::int32_t num_generated = 0;        // output tokens produced so far
-  std::int32_t num_preemptions = 0;      // times preempted (either mode)
-  std::int32_t num_cached_prompt_tokens = 0;  // tokens served by prefix-cache hits (all admissions)
-  double admitted_s = -1.0;              // time of the latest admission (s), -1 = never
+  std::uint64_t sched_mark = 0;          // scheduler bookkeeping: step in which it was last scheduled
   double last_token_s = -1.0;            // time of the latest output token (s)
   double max_token_gap_s = 0.0;          // largest gap between two consecutive output tokens so far (s)
   std::vector<double> token_times_s{};   // [num_generated] time of each output token (s)
+  RequestSpec spec;
+  std::int32_t num_preemptions = 0;      // times preempted (either mode)
+  std::int32_t num_cached_prompt_tokens = 0;  // tokens served by prefix-cache hits (all admissions)
+  double admitted_s = -1.0;              // time of the latest admission (s), -1 = never
   std::string reject_reason{};           // why, when state == kRejected
-  std::uint64_t sched_mark = 0;          // scheduler bookkeeping: step in which it was last scheduled
 
   [[nodiscard]] RequestId id() const { return spec.id; }
   /// Total tokens of the sequence so far (prompt + generated). As in vLLM v1, a step that
@@ -83,5 +86,17 @@ struct Request {
   /// Output tokens still allowed by max_tokens.
   [[nodiscard]] std::int32_t remaining_max_tokens() const { return spec.max_tokens - num_generated; }
 };
+
+/// Hints the CPU to load the fields a step reads of `r` (its first 128 bytes: see Request's
+/// layout) ahead of use, for loops over many requests whose nodes lie scattered in memory.
+/// No effect on results; a no-op on compilers without __builtin_prefetch.
+inline void prefetch_request(const Request* r) {
+#if defined(__GNUC__)
+  __builtin_prefetch(r);
+  __builtin_prefetch(reinterpret_cast<const char*>(r) + 64);
+#else
+  (void)r;
+#endif
+}
 
 }  // namespace kvsched

@@ -80,6 +80,10 @@ inline constexpr double kOutputQuantile = 0.7;
 /// against 1.09).
 inline constexpr double kUrgentFraction = 0.5;
 
+/// Admission candidates ranked per seat free under max_num_seqs (ours; a cost bound, not a
+/// component): with 1 seat free, 4 candidates instead of 64 (SloSlackQueueConfig).
+inline constexpr std::size_t kCandidatesPerFreeSeat = 4;
+
 template <class Chunker = SloDynamicChunker, class Queue = SloSlackQueue, class Mode = LatencyModeChooser,
           class Victim = LostFirstVictim>
 struct slo_fit_of {
@@ -108,6 +112,7 @@ struct slo_fit_of {
       queue.config.late_last = true;
       queue.config.shortest_first = true;
       queue.config.urgent_fraction = kUrgentFraction;
+      queue.config.candidates_per_free_seat = kCandidatesPerFreeSeat;
     }
     if constexpr (requires { queue.hol_blocking; }) queue.hol_blocking = false;
   }

@@ -242,6 +242,7 @@ struct JsonFields<SloSlackQueueConfig> {
   static void visit(S& s, F&& f) {
     KVSCHED_JSON_FIELD(similar_ratio);
     KVSCHED_JSON_FIELD(max_candidates);
+    KVSCHED_JSON_FIELD(candidates_per_free_seat);
     KVSCHED_JSON_FIELD(head_of_line_blocking);
     KVSCHED_JSON_FIELD(returning_first);
     KVSCHED_JSON_FIELD(late_last);

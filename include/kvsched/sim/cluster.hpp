@@ -119,6 +119,7 @@ using ReplicaFactory = std::function<std::unique_ptr<AnyScheduler>()>;
   std::vector<ReplicaState> states(R);
   std::vector<double> first_scheduled(n, std::numeric_limits<double>::quiet_NaN());
   std::vector<std::uint8_t> ended(n, 0);
+  std::vector<std::int32_t> generated(n, 0);  // output tokens sampled per request (its replica's num_generated)
   std::size_t next_report = 0, rr_next = 0;
   const std::size_t report_step = std::max<std::size_t>(1, total / 200);
   const auto prompt_blocks = [&](std::size_t id) {
@@ -180,9 +181,7 @@ using ReplicaFactory = std::function<std::unique_ptr<AnyScheduler>()>;
         first_scheduled[s.id] = rep.now;
         rep.pending_blocks -= prompt_blocks(s.id);
       }
-      if (!s.samples_token) continue;
-      const Request* q = sched.find(s.id);
-      if (q != nullptr && q->num_generated + 1 >= requests.output_tokens[s.id]) rep.outputs.push_back({s.id, true});
+      if (s.samples_token && ++generated[s.id] >= requests.output_tokens[s.id]) rep.outputs.push_back({s.id, true});
     }
     auto& rr = out.replicas[ri];
     if (opt.record_kv) {

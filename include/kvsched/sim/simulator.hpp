@@ -131,6 +131,7 @@ inline void append_rejected_outcomes(SimResult& res, const SimRequests& requests
   res.outcomes.resize(total);
   std::vector<double> first_scheduled(n, std::numeric_limits<double>::quiet_NaN());
   std::vector<std::uint8_t> ended(n, 0);
+  std::vector<std::int32_t> generated(n, 0);  // output tokens sampled per request (= its num_generated: no aborts mid-run)
   std::size_t num_ended = 0, next_report = 0;
   const std::size_t report_step = std::max<std::size_t>(1, total / 200);
 
@@ -186,9 +187,7 @@ inline void append_rejected_outcomes(SimResult& res, const SimRequests& requests
     outputs.clear();
     for (const auto& s : plan.scheduled) {
       if (std::isnan(first_scheduled[s.id])) first_scheduled[s.id] = now;
-      if (!s.samples_token) continue;
-      const Request* r = sched.find(s.id);
-      if (r != nullptr && r->num_generated + 1 >= requests.output_tokens[s.id]) outputs.push_back({s.id, true});
+      if (s.samples_token && ++generated[s.id] >= requests.output_tokens[s.id]) outputs.push_back({s.id, true});
     }
     if (opt.record_kv) {
       const BlockManager& bm = sched.block_manager();

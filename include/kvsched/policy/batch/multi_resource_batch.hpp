@@ -5,8 +5,9 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <unordered_map>
 #include <vector>
+
+#include <absl/container/flat_hash_map.h>
 
 #include "kvsched/core/types.hpp"
 #include "kvsched/policy/common/slo_priority.hpp"
@@ -185,7 +186,7 @@ class MultiResourceBatch {
   void prune_cache(const SchedulerView& v, std::size_t num_cands) const {
     const std::size_t live = v.running.size() + v.swapped.size() + num_cands;
     if (expected_.size() <= 4 * live + 1024) return;
-    std::unordered_map<RequestId, std::int32_t> keep;
+    absl::flat_hash_map<RequestId, std::int32_t> keep;
     const auto carry = [&](const Request* r) {
       if (auto it = expected_.find(r->id()); it != expected_.end()) keep.emplace(*it);
     };
@@ -197,7 +198,7 @@ class MultiResourceBatch {
 
   mutable std::vector<Item> items_;
   mutable std::vector<Request*> out_, tail_, dropped_;
-  mutable std::unordered_map<RequestId, std::int32_t> expected_;  // id -> expected total output (tokens)
+  mutable absl::flat_hash_map<RequestId, std::int32_t> expected_;  // id -> expected total output (tokens)
 };
 
 }  // namespace kvsched

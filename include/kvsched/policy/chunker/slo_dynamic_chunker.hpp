@@ -101,13 +101,15 @@ class SloDynamicChunker {
       if (is_long(*r)) long_active_.push_back(r->id());
       else if (r->state == RequestState::kRunning) running_short_.push_back({r->id(), r->num_uncomputed()});
     };
-    for (const Request* r : v.running) take(r);
+    for (std::size_t i = 0; i < v.running.size(); ++i) {
+      if (i + 4 < v.running.size()) prefetch_request(v.running[i + 4]);
+      take(v.running[i]);
+    }
     for (const Request* r : v.swapped) take(r);
     step_slo_s_ = batch_slo_s_;
     if (!v.candidates.empty()) step_slo_s_ = std::min(step_slo_s_, tbt_slo_or_inf(*v.candidates.front()));
-    if (config.reserve_for_short_prompts)
-      for (Request* c : v.candidates)
-        if (!is_long(*c)) short_cands_.push_back({start_deadline_s(*c, *v.latency), c});
+    if (config.reserve_for_short_prompts) step_cands_.assign(v.candidates.begin(), v.candidates.end());
+    short_cands_ready_ = false;  // their deadlines are computed at the first long chunk (short_reserve)
     budget_ = compute_budget(v, worst_ctx);
   }
 
@@ -197,6 +199,11 @@ class SloDynamicChunker {
   [[nodiscard]] std::int32_t short_reserve(const Request& r, const SchedulerView& v) const {
     std::int64_t reserve = 0;
     for (const auto& [id, left] : running_short_) reserve += left;
+    if (!short_cands_ready_) {
+      for (const Request* c : step_cands_)
+        if (!is_long(*c)) short_cands_.push_back({start_deadline_s(*c, *v.latency), c});
+      short_cands_ready_ = true;
+    }
     if (!short_cands_.empty()) {
       const double mine = start_deadline_s(r, *v.latency);
       for (const auto& c : short_cands_)
@@ -214,7 +221,11 @@ class SloDynamicChunker {
   std::vector<RequestId> long_active_;                           // long prompts prefilling (at step start or admitted since)
   std::int32_t long_chunks_ = 0;                                 // long chunks in this step's batch
   std::vector<std::pair<RequestId, std::int32_t>> running_short_;  // running short prefills: (id, uncomputed tokens not yet scheduled)
-  std::vector<ShortCandidate> short_cands_;                      // short admission candidates with their start deadlines
+  // Short admission candidates with their start deadlines, collected from the step's
+  // candidates at the first long chunk: most steps have none, and the deadlines cost a model call each.
+  std::vector<const Request*> step_cands_;  // the step's candidates as begin_step() saw them (the batch selector reorders and filters the list)
+  mutable std::vector<ShortCandidate> short_cands_;
+  mutable bool short_cands_ready_ = false;
 };
 static_assert(DynamicChunker<SloDynamicChunker> && ChunkerBeginStep<SloDynamicChunker> && ChunkerOnScheduled<SloDynamicChunker>);
 

@@ -10,9 +10,10 @@
 #include <limits>
 #include <map>
 #include <set>
-#include <unordered_map>
 #include <utility>
 #include <vector>
+
+#include <absl/container/flat_hash_map.h>
 
 #include "kvsched/policy/common/slo_priority.hpp"
 #include "kvsched/policy/concepts.hpp"
@@ -24,6 +25,9 @@ namespace kvsched {
 struct SloSlackQueueConfig {
   double similar_ratio = 1.5;        // rho: TBT SLOs within this factor of the anchor's are "similar" (ours, default 1.5)
   std::size_t max_candidates = 64;   // admission candidates handed out per step (ours): bounds the work per iteration
+  std::size_t candidates_per_free_seat = 0;  // > 0: at most this many candidates per seat free under max_num_seqs
+                                     // (running and swapped requests hold seats), at least one: ranking 64 for
+                                     // one seat is wasted work (ours; 0 = always max_candidates)
   bool head_of_line_blocking = false;  // stop admitting at the first candidate that does not fit (vLLM) or skip it
   bool returning_first = true;       // requests preempted after producing output go before new ones (ours, as vLLM
                                      // and CacheOPT's queue do): under overload every waiting new request is
@@ -106,12 +110,14 @@ class SloSlackQueue {
     --size_;
   }
 
-  /// Fills `out` with at most config.max_candidates waiting requests in admission order:
+  /// Fills `out` with at most config.max_candidates waiting requests (fewer with
+  /// candidates_per_free_seat) in admission order:
   /// returning ones by slack, then new ones: similar-SLO group, looser group, tighter group,
   /// each by slack (with late_last: by band, see the class comment).
   void candidates(std::vector<Request*>& out, const SchedulerView& v) {
     out.clear();
     heads_.clear();
+    limit_ = candidate_limit(v);
     for (auto& [key, b] : tiers_[0]) heads_.push_back({b.entries.begin(), b.entries.end()});
     merge_heads(out);
     const auto& fresh = tiers_[1];
@@ -199,6 +205,15 @@ class SloSlackQueue {
     double deadline_s;
     bool operator<(const WorkEntry& o) const { return work != o.work ? work < o.work : id < o.id; }
   };
+  /// Candidates handed out this step: max_candidates, or candidates_per_free_seat per seat
+  /// free (at least 1).
+  [[nodiscard]] std::size_t candidate_limit(const SchedulerView& v) const {
+    if (config.candidates_per_free_seat == 0 || v.engine == nullptr) return config.max_candidates;
+    const std::int64_t held = static_cast<std::int64_t>(v.running.size() + v.swapped.size());
+    const std::int64_t free = std::max<std::int64_t>(0, v.engine->max_num_seqs - held);
+    const auto per_seat = static_cast<std::int64_t>(config.candidates_per_free_seat);
+    return std::min(config.max_candidates, static_cast<std::size_t>(std::max<std::int64_t>(1, per_seat * free)));
+  }
   /// Whether an on-time new request with start deadline `deadline_s` is urgent at `now`.
   [[nodiscard]] bool urgent(const Request& r, double deadline_s, double now) const {
     return deadline_s - now < config.urgent_fraction * r.spec.slo.ttft_s;
@@ -222,7 +237,7 @@ class SloSlackQueue {
     }
     std::sort(urgent_.begin(), urgent_.end());
     for (const Entry& e : urgent_) {
-      if (out.size() >= config.max_candidates) return;
+      if (out.size() >= limit_) return;
       out.push_back(e.req);
     }
   }
@@ -231,7 +246,7 @@ class SloSlackQueue {
   /// queue of late requests costs O(max_candidates) per step.
   void append_on_time_by_work(std::vector<Request*>& out, double now) {
     std::size_t scanned = 0;
-    for (auto it = by_work_.begin(); it != by_work_.end() && out.size() < config.max_candidates; ++it) {
+    for (auto it = by_work_.begin(); it != by_work_.end() && out.size() < limit_; ++it) {
       if (++scanned > 4 * config.max_candidates) break;
       if (it->deadline_s >= now && !(!urgent_.empty() && urgent(*it->req, it->deadline_s, now))) out.push_back(it->req);
     }
@@ -260,7 +275,7 @@ class SloSlackQueue {
     }
     if (!anchor) return;
     for (SloGroup g : {SloGroup::kSimilar, SloGroup::kLooser, SloGroup::kTighter}) {
-      if (out.size() >= config.max_candidates) return;
+      if (out.size() >= limit_) return;
       heads_.clear();
       for (const auto& [h, tbt] : band_)
         if (slo_group(tbt, anchor_tbt, config.similar_ratio) == g) heads_.push_back(h);
@@ -273,7 +288,7 @@ class SloSlackQueue {
     std::erase_if(heads_, [](const Head& h) { return h.first == h.second; });
     const auto later = [](const Head& a, const Head& b) { return *b.first < *a.first; };
     std::make_heap(heads_.begin(), heads_.end(), later);
-    while (!heads_.empty() && out.size() < config.max_candidates) {
+    while (!heads_.empty() && out.size() < limit_) {
       std::pop_heap(heads_.begin(), heads_.end(), later);
       Head& h = heads_.back();
       out.push_back(h.first->req);
@@ -284,8 +299,9 @@ class SloSlackQueue {
 
   std::set<WorkEntry> by_work_;                                              // new requests by predicted work
   std::array<Buckets, 2> tiers_;                                             // [0] returning, [1] new
-  std::unordered_map<RequestId, Where> where_;                               // id -> its entry
+  absl::flat_hash_map<RequestId, Where> where_;                                   // id -> its entry
   std::size_t size_ = 0;
+  std::size_t limit_ = 0;                                                    // this step's candidate_limit()
   double max_ttft_s_ = 0.0;                                                  // largest TTFT SLO enqueued (s)
   std::vector<Entry> urgent_;                                                // scratch for append_urgent()
   std::vector<Head> heads_;                                                  // scratch for candidates()
