@@ -1,6 +1,8 @@
 // Block pool and block manager: allocation, prefix cache, reservations, swap, fork/CoW, CSR.
 #include <catch2/catch.hpp>
 
+#include <array>
+
 #include <kvsched/core/block_manager.hpp>
 
 using namespace kvsched;
@@ -49,6 +51,35 @@ TEST_CASE("block pool: cached blocks are evicted least recently freed first", "[
   CHECK(d == a);
   CHECK_FALSE(pool.lookup(11).has_value());
   CHECK(pool.block_hash(d) == 0);
+  pool.check();
+}
+
+TEST_CASE("block pool: evicted hashes are never found again, through thousands of evictions and map rebuilds", "[block_pool]") {
+  // Evictions leave their map entries stale (BlockPool::forget) and the map is rebuilt once
+  // stale entries outnumber live ones (after about 1,000 here): lookups must see only the
+  // hashes blocks hold now, and a hash evicted from one block may be cached again in another.
+  BlockPool pool(4);
+  std::uint64_t next_hash = 1;
+  for (int round = 0; round < 1500; ++round) {
+    std::array<BlockId, 4> got{};
+    for (auto& b : got) b = *pool.allocate();  // evicts the 4 cached blocks of the last round
+    CHECK(pool.num_free() == 0);
+    if (round > 0) {
+      for (std::uint64_t h = next_hash - 4; h < next_hash; ++h) CHECK_FALSE(pool.lookup(h).has_value());
+    }
+    // Every 10th round re-caches round 0's first hash, evicted long ago, in a different block.
+    const bool reuse = round > 0 && round % 10 == 0;
+    for (std::size_t i = 0; i < got.size(); ++i) REQUIRE(pool.set_hash(got[i], reuse && i == 3 ? 1 : next_hash + i));
+    CHECK_FALSE(pool.set_hash(got[0], next_hash + 7));  // already hashed
+    for (std::size_t i = 0; i < got.size(); ++i) CHECK(pool.lookup(reuse && i == 3 ? 1 : next_hash + i) == got[i]);
+    next_hash += 4;
+    for (BlockId b : got) pool.release(b);
+    if (round % 100 == 0) pool.check();
+  }
+  pool.check();
+  pool.clear_cache();
+  CHECK(pool.num_cached_free() == 0);
+  CHECK_FALSE(pool.lookup(next_hash - 1).has_value());
   pool.check();
 }
 

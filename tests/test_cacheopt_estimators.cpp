@@ -1,7 +1,11 @@
 // CacheOPT component 1: output-length estimators and Hoeffding padding, exact values.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <deque>
+#include <random>
+#include <vector>
 
 #include "cacheopt_test_util.hpp"
 #include "kvsched/policy/estimator/external_estimator.hpp"
@@ -10,6 +14,7 @@
 #include "kvsched/policy/estimator/noisy_oracle_estimator.hpp"
 #include "kvsched/policy/estimator/oracle_estimator.hpp"
 #include "kvsched/policy/estimator/padded_estimator.hpp"
+#include "kvsched/policy/estimator/sliding_samples.hpp"
 
 using namespace kvsched;
 using Catch::Matchers::WithinAbs;
@@ -181,4 +186,31 @@ TEST_CASE("history estimator: conditional quantiles by prompt bucket and class, 
   // The window slides: 100 more outputs of 7 in bucket 6 replace the old ones.
   for (int i = 0; i < 100; ++i) h.observe(finished(spec(static_cast<RequestId>(id++), 100, 500), 7));
   CHECK(h.predict(spec(99, 90, 500), 0) == 7);
+}
+
+TEST_CASE("sliding samples: the window's sorted order and quantiles equal a full sort of the last n samples", "[estimator]") {
+  // SlidingSamples replaces the oldest sample in one shift of the sorted window; a reference
+  // keeps the window in arrival order and sorts a copy. Few distinct values: many duplicates.
+  std::mt19937_64 rng(7);
+  std::uniform_int_distribution<int> value(0, 40);
+  for (const std::size_t cap : {1u, 2u, 7u, 100u}) {
+    SlidingSamples w(cap);
+    std::deque<double> ref;
+    for (int i = 0; i < 2000; ++i) {
+      const double x = value(rng);
+      w.add(x);
+      ref.push_back(x);
+      if (ref.size() > cap) ref.pop_front();
+      std::vector<double> sorted(ref.begin(), ref.end());
+      std::sort(sorted.begin(), sorted.end());
+      REQUIRE(w.size() == sorted.size());
+      CHECK(w.min() == sorted.front());
+      CHECK(w.max() == sorted.back());
+      for (const double q : {0.0, 0.3, 0.5, 0.7, 0.99, 1.0}) {
+        const auto k = std::clamp<std::size_t>(static_cast<std::size_t>(std::ceil(q * static_cast<double>(sorted.size()))), 1, sorted.size());
+        REQUIRE(w.quantile(q) == sorted[k - 1]);
+      }
+      REQUIRE(w.count_above(20.0) == static_cast<std::size_t>(std::count_if(sorted.begin(), sorted.end(), [](double v) { return v > 20.0; })));
+    }
+  }
 }

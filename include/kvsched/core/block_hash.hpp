@@ -25,8 +25,9 @@ namespace kvsched {
                                                       std::int32_t block_size, std::uint64_t parent) {
   const std::int64_t end = (block_index + 1) * block_size;  // one past the block's last token
   std::uint64_t content;
-  // content_block_tokens is checked before it divides (<= 0: no shared content, as no ids).
-  const bool has_content = end <= spec.prompt_tokens && spec.content_block_tokens > 0;
+  // content_block_tokens is checked before it divides (<= 0: no shared content, as no ids);
+  // without ids there is no division at all (it costs more than the rest of the hash).
+  const bool has_content = !spec.content_ids.empty() && end <= spec.prompt_tokens && spec.content_block_tokens > 0;
   const auto k = has_content ? static_cast<std::size_t>((end - 1) / spec.content_block_tokens) : std::size_t{0};
   if (has_content && k < spec.content_ids.size()) {
     content = mix64(spec.content_ids[k] ^ 0x5bd1e995ull);

@@ -36,6 +36,7 @@ class BlockPool {
     lru_head_ = lru_tail_ = kNoBlock;
     num_cached_free_ = 0;
     cached_.clear();
+    num_hashed_ = 0;
   }
 
   [[nodiscard]] std::int32_t num_blocks() const { return static_cast<std::int32_t>(ref_.size()); }
@@ -59,8 +60,7 @@ class BlockPool {
     } else if (lru_head_ != kNoBlock) {
       b = lru_head_;
       lru_remove(b);
-      cached_.erase(hash_[idx(b)]);
-      hash_[idx(b)] = 0;
+      forget(b);
     } else {
       return std::nullopt;
     }
@@ -90,7 +90,7 @@ class BlockPool {
   /// Looks up a cached block by content hash without touching it.
   [[nodiscard]] std::optional<BlockId> lookup(std::uint64_t hash) const {
     auto it = cached_.find(hash);
-    if (it == cached_.end()) return std::nullopt;
+    if (it == cached_.end() || hash_[idx(it->second)] != hash) return std::nullopt;  // absent, or stale
     return it->second;
   }
 
@@ -105,9 +105,13 @@ class BlockPool {
   /// Returns false (and records nothing) when another block already caches that content.
   bool set_hash(BlockId b, std::uint64_t hash) {
     if (hash == 0 || ref_.at(idx(b)) <= 0 || hash_[idx(b)] != 0) return false;
-    auto [it, inserted] = cached_.emplace(hash, b);
-    if (!inserted) return false;
+    auto [it, inserted] = cached_.try_emplace(hash, b);
+    if (!inserted) {
+      if (hash_[idx(it->second)] == hash) return false;  // a live block caches it
+      it->second = b;                                   // a stale entry: reuse it
+    }
     hash_[idx(b)] = hash;
+    ++num_hashed_;
     return true;
   }
 
@@ -118,6 +122,7 @@ class BlockPool {
     if (h == 0) return;
     if (auto it = cached_.find(h); it != cached_.end() && it->second == b) cached_.erase(it);
     hash_[idx(b)] = 0;
+    --num_hashed_;
     if (ref_[idx(b)] == 0) {
       lru_remove(b);
       clean_.push_back(b);
@@ -129,8 +134,7 @@ class BlockPool {
     while (lru_head_ != kNoBlock) {
       BlockId b = lru_head_;
       lru_remove(b);
-      cached_.erase(hash_[idx(b)]);
-      hash_[idx(b)] = 0;
+      forget(b);
       clean_.push_back(b);
     }
   }
@@ -154,13 +158,34 @@ class BlockPool {
       zero += ref_[i] == 0;
     }
     if (zero != num_free()) throw std::logic_error("BlockPool: free count mismatch");
-    for (const auto& [h, b] : cached_) {
-      if (hash_[idx(b)] != h) throw std::logic_error("BlockPool: hash map mismatch");
+    std::int32_t hashed = 0, live = 0;
+    for (std::size_t i = 0; i < hash_.size(); ++i) {
+      if (hash_[i] == 0) continue;
+      ++hashed;
+      auto it = cached_.find(hash_[i]);
+      if (it == cached_.end() || it->second != static_cast<BlockId>(i)) throw std::logic_error("BlockPool: hash map mismatch");
     }
+    for (const auto& [h, b] : cached_) live += hash_[idx(b)] == h;
+    if (hashed != num_hashed_ || live != hashed) throw std::logic_error("BlockPool: hashed block count mismatch");
   }
 
  private:
   static std::size_t idx(BlockId b) { return static_cast<std::size_t>(b); }
+  /// Drops block b's content hash. Its map entry is left stale rather than erased (an erase
+  /// is a cache miss in a map of thousands of blocks, once per evicted block): lookup() and
+  /// set_hash() check entries against hash_, and the map is rebuilt from hash_ once stale
+  /// entries outnumber live ones, O(num_blocks) per that many evictions.
+  void forget(BlockId b) {
+    hash_[idx(b)] = 0;
+    --num_hashed_;
+    if (cached_.size() > 2 * static_cast<std::size_t>(num_hashed_) + 1024) rebuild_map();
+  }
+  void rebuild_map() {
+    cached_.clear();
+    cached_.reserve(static_cast<std::size_t>(num_hashed_));
+    for (std::size_t i = 0; i < hash_.size(); ++i)
+      if (hash_[i] != 0) cached_.emplace(hash_[i], static_cast<BlockId>(i));
+  }
   void lru_push_back(BlockId b) {
     prev_[idx(b)] = lru_tail_;
     next_[idx(b)] = kNoBlock;
@@ -182,7 +207,9 @@ class BlockPool {
   std::vector<BlockId> clean_;        // stack of clean free blocks
   BlockId lru_head_ = kNoBlock, lru_tail_ = kNoBlock;
   std::int32_t num_cached_free_ = 0;
-  absl::flat_hash_map<std::uint64_t, BlockId> cached_;  // content hash -> block (see BlockManager::seqs_)
+  std::int32_t num_hashed_ = 0;       // blocks with a content hash (live entries of cached_)
+  // Content hash -> block (see BlockManager::seqs_), with stale entries (forget()).
+  absl::flat_hash_map<std::uint64_t, BlockId> cached_;
 };
 
 }  // namespace kvsched

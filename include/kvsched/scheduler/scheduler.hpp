@@ -312,7 +312,10 @@ class Scheduler {
     order_buf_.assign(running_.begin(), running_.end());
     p_.queue.order_running(order_buf_, view());
     for (std::size_t i = 0; i < order_buf_.size(); ++i) {
-      if (i + kPrefetchAhead < order_buf_.size()) prefetch_request(order_buf_[i + kPrefetchAhead]);
+      // Two stages: the request's fields 2 x kPrefetchAhead ahead, then (its fields loaded by
+      // now) its block-table entry kPrefetchAhead ahead.
+      if (i + 2 * kPrefetchAhead < order_buf_.size()) prefetch_request(order_buf_[i + 2 * kPrefetchAhead]);
+      if (i + kPrefetchAhead < order_buf_.size()) blocks_.prefetch(order_buf_[i + kPrefetchAhead]->id());
       Request* r = order_buf_[i];
       if (r->state != RequestState::kRunning) continue;  // preempted earlier in this step
       if (seqs_left_ == 0 || budget_left_ == 0) break;

@@ -22,16 +22,27 @@ class SlidingSamples {
   [[nodiscard]] double max() const { return sorted_.back(); }
 
   /// Adds `x`, dropping the oldest sample when the window is full.
+  /// O(log n) search plus a shift of the samples between the old and the new one's places.
   void add(double x) {
     if (ring_.size() < cap_) {
       ring_.push_back(x);
-    } else {
-      const double old = ring_[head_];
-      sorted_.erase(std::lower_bound(sorted_.begin(), sorted_.end(), old));
-      ring_[head_] = x;
-      head_ = (head_ + 1) % cap_;
+      sorted_.insert(std::upper_bound(sorted_.begin(), sorted_.end(), x), x);
+      return;
     }
-    sorted_.insert(std::upper_bound(sorted_.begin(), sorted_.end(), x), x);
+    const double old = ring_[head_];
+    ring_[head_] = x;
+    head_ = (head_ + 1) % cap_;
+    // Replace one copy of `old` by `x` in one move of the elements between them (an erase
+    // then an insert would move up to the whole window twice); the order is the same.
+    const auto out = std::lower_bound(sorted_.begin(), sorted_.end(), old);
+    const auto in = std::upper_bound(sorted_.begin(), sorted_.end(), x);
+    if (in > out) {
+      std::move(out + 1, in, out);
+      *(in - 1) = x;
+    } else {
+      std::move_backward(in, out, out + 1);
+      *in = x;
+    }
   }
 
   /// Nearest-rank quantile q in [0, 1] of the window (q = 0: min, q = 1: max). Precondition:
