@@ -75,10 +75,6 @@ class BlockManager {
   }
   [[nodiscard]] const BlockPool& host_pool() const { return host_; }
 
-  /// Hints the CPU to load request `id`'s entry ahead of a call that will look it up
-  /// (allocate_slots, commit_computed), for loops over many requests. No effect on results.
-  void prefetch(RequestId id) const { seqs_.prefetch(id); }
-
   // ---- per-request queries -------------------------------------------------------------
   [[nodiscard]] bool has(RequestId id) const { return seqs_.count(id) != 0; }
   /// Device block table of a request ([held blocks], block ids in token order).

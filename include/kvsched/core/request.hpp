@@ -87,16 +87,4 @@ struct Request {
   [[nodiscard]] std::int32_t remaining_max_tokens() const { return spec.max_tokens - num_generated; }
 };
 
-/// Hints the CPU to load the fields a step reads of `r` (its first 128 bytes: see Request's
-/// layout) ahead of use, for loops over many requests whose nodes lie scattered in memory.
-/// No effect on results; a no-op on compilers without __builtin_prefetch.
-inline void prefetch_request(const Request* r) {
-#if defined(__GNUC__)
-  __builtin_prefetch(r);
-  __builtin_prefetch(reinterpret_cast<const char*>(r) + 64);
-#else
-  (void)r;
-#endif
-}
-
 }  // namespace kvsched

@@ -206,7 +206,6 @@ class Scheduler {
     if (!plan_.scheduled.empty()) max_iteration_s_ = std::max(max_iteration_s_, result.now_s - plan_.now_s);
     for (std::size_t i = 0; i < plan_.scheduled.size(); ++i) {
       const ScheduledRequest& s = plan_.scheduled[i];
-      if (plan_reqs_valid_ && i + kPrefetchAhead < plan_reqs_.size()) prefetch_request(plan_reqs_[i + kPrefetchAhead]);
       Request* rp = plan_reqs_valid_ ? plan_reqs_[i] : nullptr;
       if (!plan_reqs_valid_)
         if (auto it = reqs_.find(s.id); it != reqs_.end()) rp = &it->second;
@@ -311,12 +310,7 @@ class Scheduler {
   void schedule_running() {
     order_buf_.assign(running_.begin(), running_.end());
     p_.queue.order_running(order_buf_, view());
-    for (std::size_t i = 0; i < order_buf_.size(); ++i) {
-      // Two stages: the request's fields 2 x kPrefetchAhead ahead, then (its fields loaded by
-      // now) its block-table entry kPrefetchAhead ahead.
-      if (i + 2 * kPrefetchAhead < order_buf_.size()) prefetch_request(order_buf_[i + 2 * kPrefetchAhead]);
-      if (i + kPrefetchAhead < order_buf_.size()) blocks_.prefetch(order_buf_[i + kPrefetchAhead]->id());
-      Request* r = order_buf_[i];
+    for (Request* r : order_buf_) {
       if (r->state != RequestState::kRunning) continue;  // preempted earlier in this step
       if (seqs_left_ == 0 || budget_left_ == 0) break;
       const std::int32_t n = tokens_for(*r);
@@ -627,8 +621,6 @@ class Scheduler {
   // Token times reserved at a request's first token (ours): fewer reallocations of the
   // vector a decode appends to every step.
   static constexpr std::int32_t kFirstTokenTimes = 128;
-  // Requests ahead whose fields a loop over many of them prefetches (prefetch_request).
-  static constexpr std::size_t kPrefetchAhead = 4;
   std::uint64_t step_ = 0;
   double now_ = 0.0;
   double max_iteration_s_ = 0.0;

@@ -101,10 +101,7 @@ class SloDynamicChunker {
       if (is_long(*r)) long_active_.push_back(r->id());
       else if (r->state == RequestState::kRunning) running_short_.push_back({r->id(), r->num_uncomputed()});
     };
-    for (std::size_t i = 0; i < v.running.size(); ++i) {
-      if (i + 4 < v.running.size()) prefetch_request(v.running[i + 4]);
-      take(v.running[i]);
-    }
+    for (const Request* r : v.running) take(r);
     for (const Request* r : v.swapped) take(r);
     step_slo_s_ = batch_slo_s_;
     if (!v.candidates.empty()) step_slo_s_ = std::min(step_slo_s_, tbt_slo_or_inf(*v.candidates.front()));
