@@ -206,9 +206,11 @@ class Scheduler {
     if (!plan_.scheduled.empty()) max_iteration_s_ = std::max(max_iteration_s_, result.now_s - plan_.now_s);
     for (std::size_t i = 0; i < plan_.scheduled.size(); ++i) {
       const ScheduledRequest& s = plan_.scheduled[i];
-      Request* rp = plan_reqs_valid_ ? plan_reqs_[i] : nullptr;
-      if (!plan_reqs_valid_)
-        if (auto it = reqs_.find(s.id); it != reqs_.end()) rp = &it->second;
+      Request* rp = plan_reqs_[i];
+      if (!plan_reqs_valid_) {
+        auto it = reqs_.find(s.id);
+        rp = it == reqs_.end() ? nullptr : &it->second;
+      }
       if (!rp || rp->state != RequestState::kRunning) continue;  // aborted meanwhile
       Request& r = *rp;
       const std::int32_t bs = blocks_.block_size();
