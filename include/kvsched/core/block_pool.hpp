@@ -121,8 +121,7 @@ class BlockPool {
     const std::uint64_t h = hash_.at(idx(b));
     if (h == 0) return;
     if (auto it = cached_.find(h); it != cached_.end() && it->second == b) cached_.erase(it);
-    hash_[idx(b)] = 0;
-    --num_hashed_;
+    forget(b);
     if (ref_[idx(b)] == 0) {
       lru_remove(b);
       clean_.push_back(b);
